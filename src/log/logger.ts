@@ -1,0 +1,33 @@
+import { randomUUID } from 'node:crypto';
+import pino from 'pino';
+
+export type Logger = pino.Logger;
+
+export interface LoggerOptions {
+  level?: string;
+  /** Where lines go; standard error by default so `pull` and `push` keep standard output for results. */
+  destination?: pino.DestinationStream;
+}
+
+/** The shim's structured logger: one JSON line per event. */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  return pino(
+    {
+      name: 'seccomp-oci-shim',
+      level: options.level ?? process.env.SECCOMP_OCI_SHIM_LOG_LEVEL ?? 'info',
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    options.destination ?? pino.destination({ fd: 2, sync: true }),
+  );
+}
+
+/** A logger that drops everything: for tests and library callers that pass none. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
+
+/** A fresh request id, as CRI-O prints with every line of one CRI call. */
+export function newRequestId(): string {
+  return randomUUID();
+}

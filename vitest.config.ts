@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    // End-to-end suites start real containerd and registry processes; running files one at a
+    // time keeps a 2-core machine from timing them out.
+    fileParallelism: false,
+    pool: 'forks',
+  },
+});
