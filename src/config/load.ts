@@ -1,0 +1,146 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse, TomlError } from 'smol-toml';
+import { locateKey } from './locate.js';
+import { checkAgainstSchema } from './schema.js';
+import { CONFIG_SCHEMA, defaultSettings, type ShimSettings } from './settings.js';
+
+export const DEFAULT_CONFIG_FILE = '/etc/seccomp-oci-shim/config.toml';
+export const DEFAULT_CONFIG_DIR = '/etc/seccomp-oci-shim/config.d';
+
+/** A configuration file that cannot be used; the message names the file, line and key. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export interface ConfigLocation {
+  /** The main file; a missing file is an error only when `fileRequired` is set. */
+  file?: string;
+  fileRequired?: boolean;
+  /** Drop-ins (`*.conf`, `*.toml`) read in lexical order after the main file, later ones win. */
+  dir?: string;
+}
+
+export interface LoadedConfig {
+  settings: ShimSettings;
+  /** The files read, in the order they were applied. */
+  files: string[];
+  /** Keys nobody reads, as `file:line: key`: worth a warning, not a failed start. */
+  warnings: string[];
+}
+
+export function loadConfig(location: ConfigLocation): LoadedConfig {
+  const settings = defaultSettings();
+  const files = configFiles(location);
+  const warnings: string[] = [];
+  for (const file of files) warnings.push(...applyFile(settings, file));
+  return { settings, files, warnings };
+}
+
+function configFiles(location: ConfigLocation): string[] {
+  const files: string[] = [];
+  if (location.file) {
+    if (existsSync(location.file)) files.push(location.file);
+    else if (location.fileRequired) throw new ConfigError(`config file ${location.file} does not exist`);
+  }
+  if (location.dir && existsSync(location.dir)) {
+    const names = readdirSync(location.dir)
+      .filter((name) => name.endsWith('.conf') || name.endsWith('.toml'))
+      .sort();
+    files.push(...names.map((name) => path.join(location.dir as string, name)));
+  }
+  return files;
+}
+
+function applyFile(settings: ShimSettings, file: string): string[] {
+  const source = readFileSync(file, 'utf8');
+  let document: Record<string, unknown>;
+  try {
+    document = parse(source);
+  } catch (error) {
+    if (error instanceof TomlError) {
+      const reason = error.message.split('\n')[0]?.replace(/^Invalid TOML document: /, '') ?? 'invalid TOML';
+      throw new ConfigError(`${file}:${error.line}:${error.column}: invalid TOML: ${reason}`);
+    }
+    throw error;
+  }
+  const where = (keyPath: string[]) => {
+    const line = locateKey(source, keyPath);
+    return `${file}${line === undefined ? '' : `:${line}`}: ${keyPath.join('.')}`;
+  };
+  const checked = checkAgainstSchema(document, CONFIG_SCHEMA);
+  if (checked.errors.length > 0) {
+    throw new ConfigError(checked.errors.map((problem) => `${where(problem.path)}: ${problem.message}`).join('\n'));
+  }
+  applyValues(settings, checked.value as ConfigDocument);
+  return checked.unknownKeys.map((keyPath) => `${where(keyPath)}: unknown key, ignored`);
+}
+
+/** The validated TOML document; durations are already milliseconds. */
+interface ConfigDocument {
+  shim?: {
+    listen?: string;
+    runtime_endpoint?: string;
+    state_dir?: string;
+    log_level?: string;
+    shutdown_grace?: number;
+    default_capabilities?: string[];
+    artifact?: {
+      mode?: ShimSettings['artifact']['mode'];
+      max_bytes?: number;
+      auth_file?: string;
+      allow_stale_tag_on_error?: boolean;
+      cache_entries?: number;
+      cache_ttl?: number;
+      request_timeout?: number;
+    };
+    registries?: Record<string, { insecure?: boolean; ca_file?: string; mirrors?: string[] }>;
+  };
+  crio?: {
+    runtime?: {
+      default_runtime?: string;
+      runtimes?: Record<string, { allowed_annotations?: string[] }>;
+    };
+  };
+}
+
+function applyValues(settings: ShimSettings, doc: ConfigDocument): void {
+  const shim = doc.shim ?? {};
+  assignDefined(settings, {
+    listen: shim.listen,
+    runtimeEndpoint: shim.runtime_endpoint,
+    stateDir: shim.state_dir,
+    logLevel: shim.log_level,
+    shutdownGraceMs: shim.shutdown_grace,
+    defaultCapabilities: shim.default_capabilities,
+  });
+  const artifact = shim.artifact ?? {};
+  assignDefined(settings.artifact, {
+    mode: artifact.mode,
+    maxBytes: artifact.max_bytes,
+    authFile: artifact.auth_file,
+    allowStaleTagOnError: artifact.allow_stale_tag_on_error,
+    cacheEntries: artifact.cache_entries,
+    cacheTtlMs: artifact.cache_ttl,
+    requestTimeoutMs: artifact.request_timeout,
+  });
+  for (const [host, registry] of Object.entries(shim.registries ?? {})) {
+    const current = settings.registries[host] ?? { insecure: false, mirrors: [] };
+    assignDefined(current, { insecure: registry.insecure, caFile: registry.ca_file, mirrors: registry.mirrors });
+    settings.registries[host] = current;
+  }
+  const runtime = doc.crio?.runtime ?? {};
+  assignDefined(settings, { defaultRuntime: runtime.default_runtime });
+  for (const [handler, table] of Object.entries(runtime.runtimes ?? {})) {
+    const current = settings.runtimes[handler] ?? { allowedAnnotations: [] };
+    assignDefined(current, { allowedAnnotations: table.allowed_annotations });
+    settings.runtimes[handler] = current;
+  }
+}
+
+/** Copies the values a file set onto the settings; keys it left out keep what earlier files said. */
+function assignDefined<T extends object>(target: T, values: Partial<T>): void {
+  for (const [key, value] of Object.entries(values)) {
+    if (value !== undefined) (target as Record<string, unknown>)[key] = value;
+  }
+}

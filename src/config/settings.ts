@@ -1,0 +1,139 @@
+import type { Schema } from './schema.js';
+
+export type ArtifactMode = 'compatible' | 'strict';
+
+export interface RegistrySettings {
+  /** Plain HTTP; only ever used for registries listed so, never as a fallback. */
+  insecure: boolean;
+  caFile?: string;
+  /** Hosts tried in order before the registry itself. */
+  mirrors: string[];
+}
+
+export interface RuntimeHandlerSettings {
+  allowedAnnotations: string[];
+}
+
+/** Every setting of the shim, typed and validated, after all config files and flags are merged. */
+export interface ShimSettings {
+  listen: string;
+  runtimeEndpoint: string;
+  stateDir: string;
+  logLevel: string;
+  shutdownGraceMs: number;
+  /** The handler an empty `runtime_handler` stands for, as CRI-O's `default_runtime`. */
+  defaultRuntime: string;
+  runtimes: Record<string, RuntimeHandlerSettings>;
+  /** The runtime's default capability set, the base of a container's effective capabilities. */
+  defaultCapabilities: string[];
+  artifact: {
+    mode: ArtifactMode;
+    maxBytes: number;
+    authFile: string;
+    allowStaleTagOnError: boolean;
+    cacheEntries: number;
+    cacheTtlMs: number;
+    requestTimeoutMs: number;
+  };
+  registries: Record<string, RegistrySettings>;
+}
+
+/** containerd's CRI default capability set (the `oci` package's defaults). */
+const CONTAINERD_DEFAULT_CAPABILITIES = [
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FSETID',
+  'CAP_FOWNER',
+  'CAP_MKNOD',
+  'CAP_NET_RAW',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETFCAP',
+  'CAP_SETPCAP',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_SYS_CHROOT',
+  'CAP_KILL',
+  'CAP_AUDIT_WRITE',
+];
+
+export function defaultSettings(): ShimSettings {
+  return {
+    listen: '/run/seccomp-oci-shim/seccomp-oci-shim.sock',
+    runtimeEndpoint: 'unix:///run/containerd/containerd.sock',
+    stateDir: '/var/lib/seccomp-oci-shim',
+    logLevel: 'info',
+    shutdownGraceMs: 10_000,
+    defaultRuntime: 'runc',
+    runtimes: {},
+    defaultCapabilities: [...CONTAINERD_DEFAULT_CAPABILITIES],
+    artifact: {
+      mode: 'compatible',
+      maxBytes: 1024 * 1024,
+      authFile: '/var/lib/kubelet/config.json',
+      allowStaleTagOnError: false,
+      cacheEntries: 1000,
+      cacheTtlMs: 24 * 3_600_000,
+      requestTimeoutMs: 30_000,
+    },
+    registries: {},
+  };
+}
+
+/**
+ * The TOML layout: the shim's own table `[shim]`, and CRI-O's `[crio.runtime]` layout read as
+ * CRI-O reads it so that an existing `/etc/crio/crio.conf.d/*.conf` drop-in works unchanged.
+ */
+export const CONFIG_SCHEMA: Schema = {
+  kind: 'table',
+  fields: {
+    shim: {
+      kind: 'table',
+      fields: {
+        listen: { kind: 'absolute-path' },
+        runtime_endpoint: { kind: 'string' },
+        state_dir: { kind: 'absolute-path' },
+        log_level: { kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] },
+        shutdown_grace: { kind: 'duration' },
+        default_capabilities: { kind: 'string-list' },
+        artifact: {
+          kind: 'table',
+          fields: {
+            mode: { kind: 'enum', values: ['compatible', 'strict'] },
+            max_bytes: { kind: 'integer', min: 1024, max: 64 * 1024 * 1024 },
+            auth_file: { kind: 'absolute-path' },
+            allow_stale_tag_on_error: { kind: 'boolean' },
+            cache_entries: { kind: 'integer', min: 1 },
+            cache_ttl: { kind: 'duration' },
+            request_timeout: { kind: 'duration' },
+          },
+        },
+        registries: {
+          kind: 'table',
+          entries: {
+            kind: 'table',
+            fields: {
+              insecure: { kind: 'boolean' },
+              ca_file: { kind: 'absolute-path' },
+              mirrors: { kind: 'string-list' },
+            },
+          },
+        },
+      },
+    },
+    crio: {
+      kind: 'table',
+      fields: {
+        runtime: {
+          kind: 'table',
+          fields: {
+            default_runtime: { kind: 'string' },
+            runtimes: {
+              kind: 'table',
+              entries: { kind: 'table', fields: { allowed_annotations: { kind: 'string-list' } } },
+            },
+          },
+        },
+      },
+    },
+  },
+};
