@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseDuration } from '../../src/config/index.js';
+import { ConfigError, defaultSettings, loadConfig, parseDuration } from '../../src/config/index.js';
 
 let dir: string;
 beforeEach(() => {
@@ -94,4 +94,15 @@ describe('parseDuration', () => {
   ])('%s is %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
 
   it.each(['', '10', '1d', 's', '1h 30m'])('rejects %j', (text) => expect(parseDuration(text)).toBeUndefined());
+});
+
+describe('the example configuration under config/', () => {
+  it('loads without errors or warnings and keeps the defaults it documents', () => {
+    const root = new URL('../../config/', import.meta.url).pathname;
+    const { settings, files, warnings } = loadConfig({ file: path.join(root, 'config.toml'), dir: path.join(root, 'config.d') });
+    expect(files.map((f) => path.basename(f))).toEqual(['config.toml', '10-runc.conf']);
+    expect(warnings).toEqual([]);
+    expect(settings.runtimes.runc?.allowedAnnotations).toContain('seccomp-profile.kubernetes.cri-o.io');
+    expect({ ...settings, runtimes: {} }).toEqual({ ...defaultSettings(), runtimes: {} });
+  });
 });
