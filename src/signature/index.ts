@@ -1,0 +1,16 @@
+export type {
+  KeylessIdentity,
+  SignatureCacheSettings,
+  SignatureMode,
+  SignaturePolicy,
+  SignatureRule,
+  SignatureRuleSettings,
+} from './policy.js';
+export { policyProblems, selectRule } from './policy.js';
+export { SignatureError, type Rejection, type RejectionReason } from './errors.js';
+export type { FetchedManifest, OciDescriptor, PutManifestResult, SignaturePublisher, SignatureSource } from './source.js';
+export { createSignatureVerifier, type SignatureVerifier, type VerificationResult, type VerifyRequest } from './verifier.js';
+export type { SignerInfo } from './verify-entity.js';
+export { signArtifact, loadPrivateKey, type SignArtifactOptions, type SignArtifactResult } from './sign.js';
+export { cosignSignatureTag } from './cosign-tag.js';
+export { SIGSTORE_BUNDLE_ARTIFACT_TYPE } from './referrers.js';

@@ -1,0 +1,150 @@
+import { performance } from 'node:perf_hooks';
+import { LRUCache } from 'lru-cache';
+import type { Logger } from '../log/logger.js';
+import { silentLogger } from '../log/logger.js';
+import type { Candidate, Discovery, Subject } from './candidates.js';
+import { discoverCosignSignatures } from './cosign-tag.js';
+import { CandidateRejected, SignatureError, type Rejection } from './errors.js';
+import { selectRule, type SignaturePolicy } from './policy.js';
+import { discoverBundleReferrers } from './referrers.js';
+import { compilePolicy, type CompiledPolicy, type CompiledRule } from './rule.js';
+import type { SignatureSource } from './source.js';
+import { verifySignedEntity, type SignerInfo } from './verify-entity.js';
+
+export interface VerifyRequest {
+  /** The reference as written in the annotation, for messages. */
+  reference: string;
+  registry: string;
+  repository: string;
+  /** The digest of the manifest that was actually fetched. */
+  digest: string;
+}
+
+export interface VerificationResult {
+  /** False only when the matching rule has mode "none". */
+  verified: boolean;
+  rule: string;
+  signer?: SignerInfo;
+  /** Where the accepted signature was found. */
+  foundIn?: string;
+  /** True when the result came from the in-memory cache. */
+  cached: boolean;
+}
+
+export interface SignatureVerifier {
+  verifyArtifact(request: VerifyRequest): Promise<VerificationResult>;
+  /** The rule name that applies to `registry/repository`, for logs and `pull --explain`-style output. */
+  ruleFor(registry: string, repository: string): string;
+}
+
+const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
+
+function toRejection(where: string, error: unknown): Rejection {
+  if (error instanceof CandidateRejected) return { reason: error.reason, where, detail: error.message };
+  return { reason: 'fetch-failed', where, detail: error instanceof Error ? error.message : String(error) };
+}
+
+async function discover(source: SignatureSource, subject: Subject): Promise<{ candidates: Candidate[]; rejections: Rejection[] }> {
+  const attempts: [string, Promise<Discovery>][] = [
+    ['cosign signature tag', discoverCosignSignatures(source, subject)],
+    ['sigstore bundle referrers', discoverBundleReferrers(source, subject)],
+  ];
+  const candidates: Candidate[] = [];
+  const rejections: Rejection[] = [];
+  for (const [where, attempt] of attempts) {
+    try {
+      const found = await attempt;
+      candidates.push(...found.candidates);
+      rejections.push(...found.unreadable.map((u) => toRejection(u.where, u.error)));
+    } catch (error) {
+      rejections.push(toRejection(where, error));
+    }
+  }
+  return { candidates, rejections };
+}
+
+function checkCandidates(candidates: Candidate[], subject: Subject, rule: CompiledRule): { accepted?: { signer: SignerInfo; where: string }; rejections: Rejection[] } {
+  const rejections: Rejection[] = [];
+  for (const candidate of candidates) {
+    try {
+      candidate.checkBinding(subject, rule.dockerReference);
+      return { accepted: { signer: verifySignedEntity(candidate.entity, rule), where: candidate.where }, rejections };
+    } catch (error) {
+      rejections.push(toRejection(candidate.where, error));
+    }
+  }
+  return { rejections };
+}
+
+/**
+ * The policy applied to fetched artifacts. Rules are compiled (files read) here, so a broken
+ * key or trusted root fails at startup. A verified (digest, rule, repository) is cached for
+ * the configured time; failures are not cached, so a signature published a moment later counts
+ * at the next attempt. Concurrent checks of the same key share one registry round.
+ */
+export function createSignatureVerifier(policy: SignaturePolicy, source: SignatureSource, logger: Logger = silentLogger()): SignatureVerifier {
+  const compiled: CompiledPolicy = compilePolicy(policy);
+  const cache = new LRUCache<string, { signer: SignerInfo; foundIn: string }>({
+    max: policy.cache?.maxEntries ?? 1000,
+    ttl: policy.cache?.ttlMs ?? 10 * 60_000,
+  });
+  const inFlight = new Map<string, Promise<VerificationResult>>();
+
+  const ruleFor = (registry: string, repository: string): CompiledRule => {
+    const { name } = selectRule(policy, registry, repository);
+    return compiled.byName.get(name) ?? compiled.default;
+  };
+
+  async function verifyUncached(request: VerifyRequest, rule: CompiledRule, key: string): Promise<VerificationResult> {
+    const started = performance.now();
+    const subject: Subject = { registry: request.registry, repository: request.repository, digest: request.digest };
+    const found = await discover(source, subject);
+    const checked = checkCandidates(found.candidates, subject, rule);
+    const fields = { reference: request.reference, digest: request.digest, rule: rule.name, ms: Math.round(performance.now() - started) };
+    if (checked.accepted) {
+      cache.set(key, { signer: checked.accepted.signer, foundIn: checked.accepted.where });
+      logger.info({ ...fields, signer: checked.accepted.signer.name, foundIn: checked.accepted.where }, 'signature verified');
+      return { verified: true, rule: rule.name, signer: checked.accepted.signer, foundIn: checked.accepted.where, cached: false };
+    }
+    const rejections = [...found.rejections, ...checked.rejections];
+    if (found.candidates.length === 0 && found.rejections.length === 0) {
+      rejections.push({
+        reason: 'no-signature',
+        where: `${request.registry}/${request.repository}`,
+        detail: `no cosign signature tag and no sigstore bundle referrer for ${request.digest}`,
+      });
+    }
+    const error = new SignatureError({ reference: request.reference, digest: request.digest, rule: rule.name, rejections });
+    logger.warn({ ...fields, reasons: error.reasons }, error.message);
+    throw error;
+  }
+
+  return {
+    ruleFor: (registry, repository) => ruleFor(registry, repository).name,
+
+    async verifyArtifact(request: VerifyRequest): Promise<VerificationResult> {
+      const rule = ruleFor(request.registry, request.repository);
+      if (rule.mode === 'none') return { verified: false, rule: rule.name, cached: false };
+      if (!DIGEST.test(request.digest)) {
+        throw new SignatureError({
+          reference: request.reference,
+          digest: request.digest,
+          rule: rule.name,
+          rejections: [{ reason: 'invalid-signature-format', where: 'request', detail: 'not a content digest' }],
+        });
+      }
+      const key = `${request.digest}\n${rule.name}\n${request.registry}/${request.repository}`;
+      const hit = cache.get(key);
+      if (hit) {
+        logger.debug({ reference: request.reference, digest: request.digest, rule: rule.name }, 'signature verified (cached)');
+        return { verified: true, rule: rule.name, signer: hit.signer, foundIn: hit.foundIn, cached: true };
+      }
+      let pending = inFlight.get(key);
+      if (!pending) {
+        pending = verifyUncached(request, rule, key).finally(() => inFlight.delete(key));
+        inFlight.set(key, pending);
+      }
+      return pending;
+    },
+  };
+}
