@@ -1,0 +1,89 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { digestOf, parseDigest, type DigestAlgorithm } from './digest.js';
+import { ArtifactError } from './errors.js';
+
+/** Writes a file so that readers see the old content or the whole new content, even across a crash. */
+async function writeAtomically(file: string, bytes: Buffer | string): Promise<void> {
+  const dir = path.dirname(file);
+  await mkdir(dir, { recursive: true });
+  const temp = path.join(dir, `.tmp-${path.basename(file)}-${randomBytes(6).toString('hex')}`);
+  try {
+    const handle = await open(temp, 'wx', 0o644);
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, file);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+  // The rename is durable only once the directory entry is.
+  const dirHandle = await open(dir, 'r');
+  try {
+    await dirHandle.sync();
+  } finally {
+    await dirHandle.close();
+  }
+}
+
+/**
+ * Content-addressed files under `<stateDir>/blobs/<algorithm>/<hex>`: manifests and layers by
+ * digest, checked again on every read. Tag resolutions live under `<stateDir>/tags/` when kept.
+ */
+export class ContentStore {
+  constructor(readonly stateDir: string) {}
+
+  private locate(digest: string): { file: string; algorithm: DigestAlgorithm } {
+    const parsed = parseDigest(digest);
+    if (typeof parsed === 'string') throw new ArtifactError('InvalidArtifact', `digest "${digest}": ${parsed}`);
+    return { file: path.join(this.stateDir, 'blobs', parsed.algorithm, parsed.hex), algorithm: parsed.algorithm };
+  }
+
+  private tagPath(reference: string): string {
+    return path.join(this.stateDir, 'tags', digestOf(reference).slice('sha256:'.length));
+  }
+
+  /** The stored content, or undefined when absent, larger than `maxBytes`, or corrupt (a corrupt file is removed). */
+  async get(digest: string, maxBytes: number): Promise<Buffer | undefined> {
+    const { file, algorithm } = this.locate(digest);
+    try {
+      if ((await stat(file)).size > maxBytes) return undefined;
+      const bytes = await readFile(file);
+      if (digestOf(bytes, algorithm) === digest) return bytes;
+      await unlink(file).catch(() => undefined);
+      return undefined;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  /** Stores verified content; refuses bytes that do not match the digest. */
+  async put(digest: string, bytes: Buffer): Promise<void> {
+    const { file, algorithm } = this.locate(digest);
+    if (digestOf(bytes, algorithm) !== digest) {
+      throw new ArtifactError('DigestMismatch', `refusing to store content under ${digest}: it has another digest`);
+    }
+    await writeAtomically(file, bytes);
+  }
+
+  /** The digest a tag last resolved to, as persisted by `putTag`. */
+  async getTag(reference: string): Promise<{ digest: string; resolvedAt: string } | undefined> {
+    try {
+      const record = JSON.parse(await readFile(this.tagPath(reference), 'utf8')) as { reference?: unknown; digest?: unknown; resolvedAt?: unknown };
+      if (record.reference !== reference || typeof record.digest !== 'string' || typeof parseDigest(record.digest) === 'string') return undefined;
+      return { digest: record.digest, resolvedAt: String(record.resolvedAt) };
+    } catch {
+      return undefined;
+    }
+  }
+
+  async putTag(reference: string, digest: string, resolvedAt = new Date()): Promise<void> {
+    await writeAtomically(this.tagPath(reference), `${JSON.stringify({ reference, digest, resolvedAt: resolvedAt.toISOString() })}\n`);
+  }
+}
