@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { connectCri, type CriClient } from './cri.js';
@@ -89,9 +90,16 @@ export function mountsUnder(dir: string): string[] {
     .sort((a, b) => b.split('/').length - a.split('/').length);
 }
 
-/** Pids of containerd-shim-runc-v2 processes serving the containerd at `socketPath`. */
-export function shimPids(socketPath: string): number[] {
-  const pids: number[] = [];
+/** A containerd-shim-runc-v2 process: its pid, and the namespace and id it serves. */
+export interface ShimProcess {
+  pid: number;
+  namespace: string;
+  id: string;
+}
+
+/** The containerd-shim-runc-v2 processes serving the containerd at `socketPath`. */
+export function shimProcesses(socketPath: string): ShimProcess[] {
+  const shims: ShimProcess[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     let argv: string[];
@@ -101,10 +109,21 @@ export function shimPids(socketPath: string): number[] {
       continue; // exited meanwhile
     }
     if (!argv[0]?.endsWith('containerd-shim-runc-v2')) continue;
-    const address = argv[argv.indexOf('-address') + 1];
-    if (argv.includes('-address') && address === socketPath) pids.push(Number(entry));
+    const flag = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
+    if (flag('-address') !== socketPath) continue;
+    shims.push({ pid: Number(entry), namespace: flag('-namespace') ?? '', id: flag('-id') ?? '' });
   }
-  return pids;
+  return shims;
+}
+
+/**
+ * The socket a shim listens on. containerd 1.6 puts it in /run/containerd/s/ whatever its
+ * state dir, named by sha256 of `<containerd socket>/<namespace>/<id>`; a SIGKILLed shim
+ * leaves it behind.
+ */
+export function shimSocketPath(socketPath: string, shim: ShimProcess): string {
+  const hash = createHash('sha256').update(path.join(socketPath, shim.namespace, shim.id)).digest('hex');
+  return path.join('/run/containerd/s', hash);
 }
 
 /** Container ids in every runc state root under `runcDir` (one per containerd namespace). */
@@ -132,7 +151,10 @@ function teardownSync(dir: string, socketPath: string, containerd: ManagedProces
     const { status, output } = runSync('runc', ['--root', root, 'delete', '--force', id]);
     if (status !== 0) problems.push(`runc delete --force ${id}: ${output.trim()}`);
   }
-  for (const pid of shimPids(socketPath)) killQuietly(pid, 'SIGKILL');
+  for (const shim of shimProcesses(socketPath)) {
+    killQuietly(shim.pid, 'SIGKILL');
+    rmSync(shimSocketPath(socketPath, shim), { force: true });
+  }
   for (const mountPoint of mountsUnder(dir)) {
     if (runSync('umount', [mountPoint]).status !== 0) {
       // Lazy unmount detaches a busy mount at once; the kernel frees it when its last user goes.
