@@ -14,3 +14,4 @@ export type { SignerInfo } from './verify-entity.js';
 export { signArtifact, loadPrivateKey, type SignArtifactOptions, type SignArtifactResult } from './sign.js';
 export { cosignSignatureTag } from './cosign-tag.js';
 export { SIGSTORE_BUNDLE_ARTIFACT_TYPE } from './referrers.js';
+export { registrySignatureSource } from './registry-source.js';

@@ -23,14 +23,16 @@ export interface SignArtifactOptions {
   passphrase?: string;
   /** Written to the payload's docker-reference; `registry/repository` by default. */
   dockerReference?: string;
-  /** Also attach a sigstore bundle as an OCI referrer (default true). */
+  /** Write cosign's `sha256-<hex>.sig` tag (default true). */
+  cosignTag?: boolean;
+  /** Attach a sigstore bundle as an OCI referrer (default true). */
   bundle?: boolean;
 }
 
 export interface SignArtifactResult {
   /** The cosign signature tag written: `sha256-<hex>.sig`. */
-  signatureTag: string;
-  signatureManifestDigest: string;
+  signatureTag?: string;
+  signatureManifestDigest?: string;
   /** The referrer manifest holding the sigstore bundle, when one was attached. */
   bundleManifestDigest?: string;
   /** True when the referrers tag index was updated because the registry has no referrers API. */
@@ -187,8 +189,12 @@ export async function signArtifact(options: SignArtifactOptions): Promise<SignAr
     throw new Error(`cannot sign ${options.registry}/${options.repository}: ${JSON.stringify(options.digest)} is not a sha256 digest`);
   }
   const key = loadPrivateKey(options.privateKeyPem, options.passphrase);
-  const cosign = await publishCosignSignature(options, key);
-  const result: SignArtifactResult = { signatureTag: cosign.tag, signatureManifestDigest: cosign.digest };
+  const result: SignArtifactResult = {};
+  if (options.cosignTag ?? true) {
+    const cosign = await publishCosignSignature(options, key);
+    result.signatureTag = cosign.tag;
+    result.signatureManifestDigest = cosign.digest;
+  }
   if (options.bundle ?? true) {
     const referrer = await publishBundleReferrer(options, key);
     result.bundleManifestDigest = referrer.digest;

@@ -1,0 +1,35 @@
+import { isArtifactError, type RegistryClient, type Reference } from '../artifact/index.js';
+import type { OciDescriptor, SignaturePublisher } from './source.js';
+
+function at(registry: string, repository: string, reference: string): Reference {
+  return reference.includes(':') ? { registry, repository, digest: reference } : { registry, repository, tag: reference };
+}
+
+/**
+ * The artifact module's distribution client as a signature source and publisher. A 404 on a
+ * manifest is "no signatures of this kind", not an error.
+ */
+export function registrySignatureSource(client: RegistryClient): SignaturePublisher {
+  return {
+    async getManifest(registry, repository, reference) {
+      try {
+        const result = await client.getManifest(at(registry, repository, reference));
+        return { digest: result.digest, mediaType: result.mediaType, body: result.bytes };
+      } catch (error) {
+        if (isArtifactError(error, 'NotFound')) return undefined;
+        throw error;
+      }
+    },
+    getBlob: (registry, repository, digest, maxBytes) => client.getBlob({ registry, repository, digest }, digest, { maxBytes }),
+    async listReferrers(registry, repository, digest, artifactType) {
+      const list = await client.listReferrers({ registry, repository, digest }, digest, artifactType === undefined ? {} : { artifactType });
+      return list.map((d): OciDescriptor => ({ ...d }));
+    },
+    putBlob: (registry, repository, body) => client.putBlob({ registry, repository, tag: 'latest' }, body),
+    async putManifest(registry, repository, reference, body, mediaType) {
+      // The client does not surface OCI-Subject, so the referrers tag schema is always maintained:
+      // harmless on registries with the referrers API, required on those without.
+      return { digest: await client.putManifest(at(registry, repository, reference), body, mediaType) };
+    },
+  };
+}
