@@ -4,6 +4,7 @@ import { parse, TomlError } from 'smol-toml';
 import { locateKey } from './locate.js';
 import { checkAgainstSchema } from './schema.js';
 import { CONFIG_SCHEMA, defaultSettings, type ShimSettings } from './settings.js';
+import { policyProblems, type SignatureRule, type SignatureRuleSettings } from '../signature/index.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/seccomp-oci-shim/config.toml';
 export const DEFAULT_CONFIG_DIR = '/etc/seccomp-oci-shim/config.d';
@@ -34,6 +35,10 @@ export function loadConfig(location: ConfigLocation): LoadedConfig {
   const files = configFiles(location);
   const warnings: string[] = [];
   for (const file of files) warnings.push(...applyFile(settings, file));
+  const problems = policyProblems(settings.signature);
+  if (problems.length > 0) {
+    throw new ConfigError(problems.map((problem) => `${files.join(', ')}: shim.signature: ${problem}`).join('\n'));
+  }
   return { settings, files, warnings };
 }
 
@@ -76,6 +81,17 @@ function applyFile(settings: ShimSettings, file: string): string[] {
   return checked.unknownKeys.map((keyPath) => `${where(keyPath)}: unknown key, ignored`);
 }
 
+interface SignatureRuleDocument {
+  mode?: SignatureRuleSettings['mode'];
+  keys?: string[];
+  identities?: { issuer?: string; issuer_pattern?: string; subject?: string; subject_pattern?: string }[];
+  trusted_root?: string;
+  require_tlog?: boolean;
+  require_timestamp?: boolean;
+  require_sct?: boolean;
+  docker_reference?: SignatureRuleSettings['dockerReference'];
+}
+
 /** The validated TOML document; durations are already milliseconds. */
 interface ConfigDocument {
   shim?: {
@@ -95,6 +111,11 @@ interface ConfigDocument {
       request_timeout?: number;
     };
     registries?: Record<string, { insecure?: boolean; ca_file?: string; mirrors?: string[] }>;
+    signature?: {
+      default?: SignatureRuleDocument;
+      rules?: (SignatureRuleDocument & { prefix?: string })[];
+      cache?: { entries?: number; ttl?: number };
+    };
   };
   crio?: {
     runtime?: {
@@ -129,6 +150,7 @@ function applyValues(settings: ShimSettings, doc: ConfigDocument): void {
     assignDefined(current, { insecure: registry.insecure, caFile: registry.ca_file, mirrors: registry.mirrors });
     settings.registries[host] = current;
   }
+  applySignature(settings, shim.signature ?? {});
   const runtime = doc.crio?.runtime ?? {};
   assignDefined(settings, { defaultRuntime: runtime.default_runtime });
   for (const [handler, table] of Object.entries(runtime.runtimes ?? {})) {
@@ -136,6 +158,43 @@ function applyValues(settings: ShimSettings, doc: ConfigDocument): void {
     assignDefined(current, { allowedAnnotations: table.allowed_annotations });
     settings.runtimes[handler] = current;
   }
+}
+
+/** A later file's default rule overrides field by field; a rule for a known prefix replaces it. */
+function applySignature(settings: ShimSettings, doc: NonNullable<NonNullable<ConfigDocument['shim']>['signature']>): void {
+  const policy = settings.signature;
+  if (doc.default) assignDefined(policy.default, ruleSettings(doc.default));
+  for (const rule of doc.rules ?? []) {
+    const next = { prefix: rule.prefix ?? '', mode: 'required', ...stripUndefined(ruleSettings(rule)) } as SignatureRule;
+    policy.rules = [...(policy.rules ?? []).filter((known) => known.prefix !== next.prefix), next];
+  }
+  if (doc.cache) {
+    policy.cache = { ...policy.cache, ...stripUndefined({ maxEntries: doc.cache.entries, ttlMs: doc.cache.ttl }) };
+  }
+}
+
+function ruleSettings(doc: SignatureRuleDocument): Partial<SignatureRuleSettings> {
+  return {
+    mode: doc.mode,
+    keys: doc.keys,
+    identities: doc.identities?.map((identity) =>
+      stripUndefined({
+        issuer: identity.issuer,
+        issuerPattern: identity.issuer_pattern,
+        subject: identity.subject,
+        subjectPattern: identity.subject_pattern,
+      }),
+    ),
+    trustedRoot: doc.trusted_root,
+    requireTlog: doc.require_tlog,
+    requireTimestamp: doc.require_timestamp,
+    requireSct: doc.require_sct,
+    dockerReference: doc.docker_reference,
+  };
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** Copies the values a file set onto the settings; keys it left out keep what earlier files said. */

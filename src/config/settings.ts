@@ -1,3 +1,4 @@
+import type { SignaturePolicy } from '../signature/index.js';
 import type { Schema } from './schema.js';
 
 export type ArtifactMode = 'compatible' | 'strict';
@@ -36,6 +37,8 @@ export interface ShimSettings {
     requestTimeoutMs: number;
   };
   registries: Record<string, RegistrySettings>;
+  /** Which profiles need signatures, and whose count. */
+  signature: SignaturePolicy;
 }
 
 /** containerd's CRI default capability set (the `oci` package's defaults). */
@@ -76,8 +79,34 @@ export function defaultSettings(): ShimSettings {
       requestTimeoutMs: 30_000,
     },
     registries: {},
+    // CRI-O applies unsigned profiles; operators opt in to signatures per registry or by default.
+    signature: { default: { mode: 'none' }, rules: [] },
   };
 }
+
+const SIGNATURE_RULE_FIELDS: Record<string, Schema> = {
+  mode: { kind: 'enum', values: ['none', 'required'] },
+  keys: { kind: 'string-list' },
+  identities: {
+    kind: 'table-list',
+    item: {
+      kind: 'table',
+      fields: {
+        issuer: { kind: 'string' },
+        issuer_pattern: { kind: 'string' },
+        subject: { kind: 'string' },
+        subject_pattern: { kind: 'string' },
+      },
+    },
+  },
+  trusted_root: { kind: 'absolute-path' },
+  require_tlog: { kind: 'boolean' },
+  require_timestamp: { kind: 'boolean' },
+  require_sct: { kind: 'boolean' },
+  docker_reference: { kind: 'enum', values: ['repository', 'ignore'] },
+};
+
+const SIGNATURE_RULE_SCHEMA: Schema = { kind: 'table', fields: SIGNATURE_RULE_FIELDS };
 
 /**
  * The TOML layout: the shim's own table `[shim]`, and CRI-O's `[crio.runtime]` layout read as
@@ -116,6 +145,17 @@ export const CONFIG_SCHEMA: Schema = {
               ca_file: { kind: 'absolute-path' },
               mirrors: { kind: 'string-list' },
             },
+          },
+        },
+        signature: {
+          kind: 'table',
+          fields: {
+            default: SIGNATURE_RULE_SCHEMA,
+            rules: {
+              kind: 'table-list',
+              item: { kind: 'table', fields: { prefix: { kind: 'string' }, ...SIGNATURE_RULE_FIELDS } },
+            },
+            cache: { kind: 'table', fields: { entries: { kind: 'integer', min: 1 }, ttl: { kind: 'duration' } } },
           },
         },
       },

@@ -84,6 +84,52 @@ describe('loadConfig', () => {
   });
 });
 
+describe('signature policy', () => {
+  it('maps [shim.signature] onto the policy: default rule, prefix rules (required unless said), cache', () => {
+    write(
+      '10-sig.toml',
+      [
+        '[shim.signature.default]',
+        'mode = "required"',
+        'keys = ["/etc/keys/a.pem"]',
+        '[[shim.signature.rules]]',
+        'prefix = "127.0.0.1:5000/profiles"',
+        'identities = [{ issuer = "https://issuer.example", subject_pattern = ".*@example.com" }]',
+        'trusted_root = "/etc/trusted_root.json"',
+        '[[shim.signature.rules]]',
+        'prefix = "127.0.0.1:5000/open"',
+        'mode = "none"',
+        '[shim.signature.cache]',
+        'entries = 50',
+        'ttl = "5m"',
+      ].join('\n'),
+    );
+    const { settings } = loadConfig({ dir });
+    expect(settings.signature).toEqual({
+      default: { mode: 'required', keys: ['/etc/keys/a.pem'] },
+      rules: [
+        {
+          prefix: '127.0.0.1:5000/profiles',
+          mode: 'required',
+          identities: [{ issuer: 'https://issuer.example', subjectPattern: '.*@example.com' }],
+          trustedRoot: '/etc/trusted_root.json',
+        },
+        { prefix: '127.0.0.1:5000/open', mode: 'none' },
+      ],
+      cache: { maxEntries: 50, ttlMs: 300_000 },
+    });
+  });
+
+  it('rejects a required rule that names no signer', () => {
+    write('10-sig.toml', '[shim.signature.default]\nmode = "required"\n');
+    expect(() => loadConfig({ dir })).toThrow(/shim\.signature: .*needs at least one entry in keys or identities/);
+  });
+
+  it('defaults to no verification, as CRI-O', () => {
+    expect(loadConfig({ dir }).settings.signature).toEqual({ default: { mode: 'none' }, rules: [] });
+  });
+});
+
 describe('parseDuration', () => {
   it.each([
     ['500ms', 500],

@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+import { ConfigError } from '../config/index.js';
+import { pull } from './pull.js';
+import { push } from './push.js';
+import { serve } from './serve.js';
+import { USAGE, UsageError } from './usage.js';
+import { shimVersion } from './version.js';
+
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { serve, pull, push };
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h' || args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (command === 'version' || command === '--version' || command === '-v' || args.includes('--version')) {
+    process.stdout.write(`seccomp-oci-shim ${shimVersion()}\n`);
+    return 0;
+  }
+  const run = COMMANDS[command];
+  if (!run) throw new UsageError(`unknown command "${command}"`);
+  return run(args);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      process.stderr.write(`seccomp-oci-shim: ${error.message}\n\n${USAGE}`);
+      process.exitCode = 2;
+    } else if (error instanceof ConfigError) {
+      process.stderr.write(`seccomp-oci-shim: configuration: ${error.message}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`seccomp-oci-shim: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

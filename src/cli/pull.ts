@@ -1,0 +1,62 @@
+import { createLogger } from '../log/logger.js';
+import { artifactClientFor, signatureVerifierFor } from '../injector/index.js';
+import { parseProfile } from '../seccomp/index.js';
+import { loadConfigFromFlags, parseCommandArgs } from './options.js';
+import { allowPlainHttpFor } from './registry-flags.js';
+import { UsageError } from './usage.js';
+import { writeFileAtomically } from './write-file.js';
+
+const PULL_OPTIONS = {
+  output: { type: 'string', short: 'o' },
+  strict: { type: 'boolean' },
+  insecure: { type: 'boolean' },
+  'state-dir': { type: 'string' },
+  'log-level': { type: 'string' },
+} as const;
+
+/**
+ * `pull REF [-o FILE]`: what the shim does for an annotation, by hand: resolve, fetch, verify
+ * under the signature policy, validate. The facts go to standard error, the profile to FILE or
+ * standard output.
+ */
+export async function pull(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(args, PULL_OPTIONS);
+  const [reference, ...extra] = positionals;
+  if (!reference || extra.length > 0) throw new UsageError('pull takes exactly one reference: pull REF [-o FILE]');
+  const { settings } = loadConfigFromFlags(values);
+  settings.stateDir = values['state-dir'] ?? settings.stateDir;
+  if (values.strict) settings.artifact.mode = 'strict';
+  if (values.insecure) allowPlainHttpFor(settings, reference);
+
+  const logger = createLogger({ level: values['log-level'] ?? 'warn' });
+  const artifacts = artifactClientFor(settings, logger);
+  try {
+    const pulled = await artifacts.pullProfile(reference);
+    const verification = await signatureVerifierFor(settings, artifacts, logger).verifyArtifact({
+      reference,
+      registry: pulled.registry,
+      repository: pulled.repository,
+      digest: pulled.manifestDigest,
+    });
+    parseProfile(pulled.bytes, reference);
+    const facts = [
+      `Pulled ${reference}`,
+      `Digest: ${pulled.manifestDigest}`,
+      `Config media type: ${pulled.configMediaType}`,
+      ...(pulled.artifactType ? [`Artifact type: ${pulled.artifactType}`] : []),
+      `Layer: ${pulled.layerDigest} ${pulled.layerMediaType}`,
+      `Profile size: ${pulled.bytes.length} bytes`,
+      `Signature: ${verification.verified ? `verified under rule ${verification.rule}` : `not required (rule ${verification.rule})`}`,
+    ];
+    if (values.output) {
+      await writeFileAtomically(values.output, pulled.bytes);
+      facts.push(`Saved profile in: ${values.output}`);
+    } else {
+      process.stdout.write(pulled.bytes);
+    }
+    process.stderr.write(`${facts.join('\n')}\n`);
+    return 0;
+  } finally {
+    artifacts.close();
+  }
+}

@@ -1,0 +1,2 @@
+export { createInjector, artifactClientFor, signatureVerifierFor, type Injector } from './wiring.js';
+export { APPLIED_PROFILE_ANNOTATION, CREATE_CONTAINER, createContainerInjector } from './create-container.js';

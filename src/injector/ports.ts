@@ -1,0 +1,29 @@
+/**
+ * What the CreateContainer story needs from the rest of the shim, as small interfaces so the
+ * story can be read (and tested) on its own. src/injector/wiring.ts binds them to the real pieces.
+ */
+
+/** A seccomp profile ready for this container: a runtime-spec file on the node. */
+export interface PreparedProfile {
+  /** Absolute path of the runtime-spec JSON the runtime will load. */
+  path: string;
+  /** The artifact manifest digest the profile came from. */
+  manifestDigest: string;
+  /** Length of the profile as published (the layer), as CRI-O logs it. */
+  publishedLength: number;
+}
+
+export interface ContainerTarget {
+  /** Effective capabilities of the container, `CAP_*` names. */
+  capabilities: string[];
+}
+
+export interface ProfilePreparer {
+  /** Pulls, verifies, validates and converts the profile a reference names, for one container. */
+  prepare(reference: string, target: ContainerTarget, signal: AbortSignal): Promise<PreparedProfile>;
+}
+
+export interface ImageAnnotationSource {
+  /** Annotations of the image's manifest (and its index), for the image as kubelet names it. */
+  annotationsOf(image: string, signal: AbortSignal): Promise<Record<string, string>>;
+}

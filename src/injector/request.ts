@@ -1,0 +1,76 @@
+import { criType } from '../cri/proto.js';
+
+/** The parts of a CreateContainerRequest the injector judges, decoded once. */
+export interface CreateContainerFacts {
+  podSandboxId: string;
+  containerName: string;
+  podName: string;
+  podNamespace: string;
+  /** The image as kubelet names it to the runtime (usually the image id or a resolved reference). */
+  image: string;
+  podAnnotations: Record<string, string>;
+  /** `config.linux.security_context`, snake_case, enums as names; undefined when absent. */
+  securityContext: LinuxContainerSecurityContext | undefined;
+}
+
+/** The decoded CRI LinuxContainerSecurityContext fields the injector reads. */
+export interface LinuxContainerSecurityContext {
+  privileged?: boolean;
+  seccomp?: { profile_type?: string; localhost_ref?: string } | null;
+  seccomp_profile_path?: string;
+  capabilities?: {
+    add_capabilities?: string[];
+    drop_capabilities?: string[];
+    add_ambient_capabilities?: string[];
+  } | null;
+}
+
+interface DecodedRequest {
+  pod_sandbox_id?: string;
+  config?: {
+    metadata?: { name?: string };
+    image?: { image?: string; user_specified_image?: string };
+    linux?: { security_context?: LinuxContainerSecurityContext };
+  };
+  sandbox_config?: {
+    metadata?: { name?: string; namespace?: string };
+    annotations?: Record<string, string>;
+  };
+}
+
+export function decodeCreateContainer(message: Buffer): CreateContainerFacts {
+  const type = criType('CreateContainerRequest');
+  const decoded = type.toObject(type.decode(message), { enums: String, longs: Number }) as DecodedRequest;
+  return {
+    podSandboxId: decoded.pod_sandbox_id ?? '',
+    containerName: decoded.config?.metadata?.name ?? '',
+    podName: decoded.sandbox_config?.metadata?.name ?? '',
+    podNamespace: decoded.sandbox_config?.metadata?.namespace ?? '',
+    image: decoded.config?.image?.image ?? '',
+    podAnnotations: decoded.sandbox_config?.annotations ?? {},
+    securityContext: decoded.config?.linux?.security_context,
+  };
+}
+
+/**
+ * The bytes to append to the original request so that the container loads `profilePath`.
+ * Protobuf merges a repeated embedded message field and lets the last scalar win, so appending
+ * changes exactly these fields and keeps every byte the caller sent, including fields our proto
+ * does not know. Both the `seccomp` message and the deprecated path are set, so a runtime that
+ * reads either sees the same profile.
+ */
+export function seccompOverride(profilePath: string, annotations: Record<string, string>): Buffer {
+  const type = criType('CreateContainerRequest');
+  const override = type.fromObject({
+    config: {
+      annotations,
+      linux: {
+        security_context: {
+          seccomp: { profile_type: 'Localhost', localhost_ref: profilePath },
+          seccomp_profile_path: `localhost/${profilePath}`,
+        },
+      },
+    },
+  });
+  return Buffer.from(type.encode(override).finish());
+}

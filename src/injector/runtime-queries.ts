@@ -1,0 +1,57 @@
+import * as grpc from '@grpc/grpc-js';
+import { LRUCache } from 'lru-cache';
+import { criServiceConstructors, unixTarget } from '../cri/proto.js';
+
+/** What the injector asks the runtime itself, on a connection of its own beside the proxied one. */
+export interface RuntimeQueries {
+  /** The runtime handler a sandbox was created with ('' for the default runtime). */
+  sandboxHandler(podSandboxId: string): Promise<string>;
+  /** The `repo@sha256:...` digests the runtime records for an image. */
+  imageRepoDigests(image: string): Promise<string[]>;
+  close(): void;
+}
+
+type UnaryMethod = (request: object, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response: unknown) => void) => void;
+
+const QUERY_TIMEOUT_MS = 10_000;
+
+export function createRuntimeQueries(runtimeEndpoint: string): RuntimeQueries {
+  const { RuntimeService, ImageService } = criServiceConstructors();
+  const target = unixTarget(runtimeEndpoint);
+  const runtime = new RuntimeService(target, grpc.credentials.createInsecure());
+  const image = new ImageService(target, grpc.credentials.createInsecure());
+  // A sandbox's handler never changes, so one answer per sandbox serves for its whole life.
+  const handlers = new LRUCache<string, string>({ max: 10_000 });
+
+  const call = <T>(client: grpc.Client, method: string, request: object): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const fn = (client as unknown as Record<string, UnaryMethod>)[method];
+      if (!fn) throw new Error(`CRI client has no method ${method}`);
+      fn.call(client, request, { deadline: Date.now() + QUERY_TIMEOUT_MS }, (error, response) =>
+        error ? reject(error) : resolve(response as T),
+      );
+    });
+
+  return {
+    async sandboxHandler(podSandboxId) {
+      const known = handlers.get(podSandboxId);
+      if (known !== undefined) return known;
+      const response = await call<{ status?: { runtime_handler?: string } }>(runtime, 'PodSandboxStatus', {
+        pod_sandbox_id: podSandboxId,
+      });
+      const handler = response.status?.runtime_handler ?? '';
+      handlers.set(podSandboxId, handler);
+      return handler;
+    },
+    async imageRepoDigests(imageRef) {
+      const response = await call<{ image?: { repo_digests?: string[] } | null }>(image, 'ImageStatus', {
+        image: { image: imageRef },
+      });
+      return response.image?.repo_digests ?? [];
+    },
+    close() {
+      runtime.close();
+      image.close();
+    },
+  };
+}

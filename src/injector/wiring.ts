@@ -1,0 +1,66 @@
+import os from 'node:os';
+import { createArtifactClient, nodePlatform, type ArtifactClient } from '../artifact/index.js';
+import type { ShimSettings } from '../config/index.js';
+import type { Logger } from '../log/logger.js';
+import type { CallInterceptor } from '../proxy/index.js';
+import { createSignatureVerifier, registrySignatureSource, type SignatureVerifier } from '../signature/index.js';
+import { createContainerInjector } from './create-container.js';
+import { createImageAnnotationSource } from './image-annotations.js';
+import { createProfilePreparer } from './prepare-profile.js';
+import { ProfileFiles } from './profile-files.js';
+import { createRuntimeQueries } from './runtime-queries.js';
+
+/** The artifact client as the settings describe it; `pull` and `push` use the same one. */
+export function artifactClientFor(settings: ShimSettings, logger: Logger): ArtifactClient {
+  return createArtifactClient({
+    stateDir: settings.stateDir,
+    maxArtifactBytes: settings.artifact.maxBytes,
+    mode: settings.artifact.mode,
+    registries: settings.registries,
+    authFile: settings.artifact.authFile,
+    timeouts: { requestMs: settings.artifact.requestTimeoutMs },
+    cache: { max: settings.artifact.cacheEntries, ttlMs: settings.artifact.cacheTtlMs },
+    allowStaleTagOnError: settings.artifact.allowStaleTagOnError,
+    logger,
+  });
+}
+
+export function signatureVerifierFor(settings: ShimSettings, artifacts: ArtifactClient, logger: Logger): SignatureVerifier {
+  return createSignatureVerifier(settings.signature, registrySignatureSource(artifacts.registry), logger);
+}
+
+export interface Injector {
+  interceptor: CallInterceptor;
+  close(): void;
+}
+
+/** Binds the CreateContainer story to the real runtime, registry, signature policy and disk. */
+export function createInjector(settings: ShimSettings, logger: Logger): Injector {
+  const artifacts = artifactClientFor(settings, logger);
+  const runtime = createRuntimeQueries(settings.runtimeEndpoint);
+  const images = createImageAnnotationSource(
+    runtime,
+    {
+      async imageAnnotations(digestReference, options) {
+        const found = await artifacts.registry.getImageAnnotations(digestReference, options);
+        // The platform manifest's own annotations are the more specific ones.
+        return { ...found.annotations, ...found.platformManifest?.annotations };
+      },
+    },
+    settings.artifact.cacheEntries,
+  );
+  const profiles = createProfilePreparer({
+    artifacts,
+    signatures: signatureVerifierFor(settings, artifacts, logger),
+    files: new ProfileFiles(settings.stateDir),
+    node: { arch: nodePlatform().architecture, kernelVersion: os.release() },
+    cacheEntries: settings.artifact.cacheEntries,
+  });
+  return {
+    interceptor: createContainerInjector({ settings, runtime, images, profiles, logger }),
+    close() {
+      runtime.close();
+      artifacts.close();
+    },
+  };
+}
