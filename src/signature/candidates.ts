@@ -1,4 +1,5 @@
 import type { SignedEntity } from '@sigstore/verify';
+import { CandidateRejected } from './errors.js';
 
 /** What a signature must be bound to: the manifest that was actually fetched. */
 export interface Subject {
@@ -18,15 +19,13 @@ export interface Candidate {
   checkBinding(subject: Subject, dockerReference: 'repository' | 'ignore'): void;
 }
 
-/** A candidate that could not even be read (bad JSON, oversized blob, fetch error). */
-export interface UnreadableCandidate {
+/**
+ * A signature known to exist but not yet fetched: its blobs are read only when the ones before
+ * it were not accepted, so a pull signed in the first place looked at costs no more requests.
+ */
+export interface PendingCandidate {
   where: string;
-  error: unknown;
-}
-
-export interface Discovery {
-  candidates: Candidate[];
-  unreadable: UnreadableCandidate[];
+  load(): Promise<Candidate>;
 }
 
 /** Descriptor, manifest and blob caps: signatures are kilobytes; anything larger is refused. */
@@ -50,8 +49,8 @@ export function parseJsonObject(body: Buffer, what: string): Record<string, unkn
   try {
     parsed = JSON.parse(body.toString('utf8'));
   } catch (error) {
-    throw new Error(`${what} is not JSON: ${(error as Error).message}`);
+    throw new CandidateRejected('invalid-signature-format', `${what} is not JSON: ${(error as Error).message}`);
   }
-  if (!isRecord(parsed)) throw new Error(`${what} is not a JSON object`);
+  if (!isRecord(parsed)) throw new CandidateRejected('invalid-signature-format', `${what} is not a JSON object`);
   return parsed;
 }

@@ -9,7 +9,7 @@ import {
   MAX_SIGNATURE_BLOB_BYTES,
   parseJsonObject,
   type Candidate,
-  type Discovery,
+  type PendingCandidate,
   type Subject,
 } from './candidates.js';
 
@@ -36,23 +36,17 @@ function annotation(annotations: Record<string, unknown>, key: string): string |
  * Reads every simple-signing layer of the subject's `.sig` manifest. A missing tag is no
  * error: it means there are no signatures of this kind.
  */
-export async function discoverCosignSignatures(source: SignatureSource, subject: Subject): Promise<Discovery> {
+export async function discoverCosignSignatures(source: SignatureSource, subject: Subject): Promise<PendingCandidate[]> {
   const tag = cosignSignatureTag(subject.digest);
-  const result: Discovery = { candidates: [], unreadable: [] };
   const fetched = await source.getManifest(subject.registry, subject.repository, tag);
-  if (!fetched) return result;
+  if (!fetched) return [];
   const manifest = parseJsonObject(fetched.body, `signature manifest ${tag}`);
   const layers = Array.isArray(manifest.layers) ? manifest.layers : [];
   const signatureLayers = layers.filter((l): l is Record<string, unknown> => isRecord(l) && l.mediaType === SIMPLE_SIGNING_MEDIA_TYPE);
-  for (const [i, layer] of signatureLayers.slice(0, MAX_CANDIDATES).entries()) {
+  return signatureLayers.slice(0, MAX_CANDIDATES).map((layer, i) => {
     const where = `cosign tag ${tag} layer ${i}`;
-    try {
-      result.candidates.push(await readLayer(source, subject, layer, where));
-    } catch (error) {
-      result.unreadable.push({ where, error });
-    }
-  }
-  return result;
+    return { where, load: () => readLayer(source, subject, layer, where) };
+  });
 }
 
 async function readLayer(source: SignatureSource, subject: Subject, layer: Record<string, unknown>, where: string): Promise<Candidate> {

@@ -8,7 +8,7 @@ import {
   MAX_SIGNATURE_BLOB_BYTES,
   parseJsonObject,
   type Candidate,
-  type Discovery,
+  type PendingCandidate,
   type Subject,
 } from './candidates.js';
 
@@ -92,17 +92,11 @@ async function readReferrer(source: SignatureSource, subject: Subject, digest: s
 }
 
 /** Sigstore bundles attached to the subject as OCI 1.1 referrers. */
-export async function discoverBundleReferrers(source: SignatureSource, subject: Subject): Promise<Discovery> {
-  const result: Discovery = { candidates: [], unreadable: [] };
+export async function discoverBundleReferrers(source: SignatureSource, subject: Subject): Promise<PendingCandidate[]> {
   const descriptors = await source.listReferrers(subject.registry, subject.repository, subject.digest, SIGSTORE_BUNDLE_ARTIFACT_TYPE);
   const bundles = descriptors.filter((d) => d.artifactType === SIGSTORE_BUNDLE_ARTIFACT_TYPE);
-  for (const descriptor of bundles.slice(0, MAX_CANDIDATES)) {
+  return bundles.slice(0, MAX_CANDIDATES).map((descriptor) => {
     const where = `referrer ${descriptor.digest}`;
-    try {
-      result.candidates.push(await readReferrer(source, subject, descriptor.digest, where));
-    } catch (error) {
-      result.unreadable.push({ where, error });
-    }
-  }
-  return result;
+    return { where, load: () => readReferrer(source, subject, descriptor.digest, where) };
+  });
 }

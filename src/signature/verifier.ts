@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
-import type { Candidate, Discovery, Subject } from './candidates.js';
+import type { PendingCandidate, Subject } from './candidates.js';
 import { discoverCosignSignatures } from './cosign-tag.js';
 import { CandidateRejected, SignatureError, type Rejection } from './errors.js';
 import { selectRule, type SignaturePolicy } from './policy.js';
@@ -44,36 +44,43 @@ function toRejection(where: string, error: unknown): Rejection {
   return { reason: 'fetch-failed', where, detail: error instanceof Error ? error.message : String(error) };
 }
 
-async function discover(source: SignatureSource, subject: Subject): Promise<{ candidates: Candidate[]; rejections: Rejection[] }> {
-  const attempts: [string, Promise<Discovery>][] = [
+/**
+ * Finds the subject's signatures in both places at once (cosign's tag, bundle referrers), then
+ * loads and checks them one by one, cosign's first, until one is accepted.
+ */
+async function findAcceptedSignature(
+  source: SignatureSource,
+  subject: Subject,
+  rule: CompiledRule,
+): Promise<{ accepted?: { signer: SignerInfo; where: string }; rejections: Rejection[]; seen: number }> {
+  const lookups: [string, Promise<PendingCandidate[]>][] = [
     ['cosign signature tag', discoverCosignSignatures(source, subject)],
     ['sigstore bundle referrers', discoverBundleReferrers(source, subject)],
   ];
-  const candidates: Candidate[] = [];
+  // Both lookups run concurrently; a failure of one is reported, not thrown past the other.
+  for (const [, lookup] of lookups) lookup.catch(() => undefined);
   const rejections: Rejection[] = [];
-  for (const [where, attempt] of attempts) {
+  let seen = 0;
+  for (const [where, lookup] of lookups) {
+    let pending: PendingCandidate[];
     try {
-      const found = await attempt;
-      candidates.push(...found.candidates);
-      rejections.push(...found.unreadable.map((u) => toRejection(u.where, u.error)));
+      pending = await lookup;
     } catch (error) {
       rejections.push(toRejection(where, error));
+      continue;
+    }
+    for (const candidate of pending) {
+      seen += 1;
+      try {
+        const loaded = await candidate.load();
+        loaded.checkBinding(subject, rule.dockerReference);
+        return { accepted: { signer: verifySignedEntity(loaded.entity, rule), where: loaded.where }, rejections, seen };
+      } catch (error) {
+        rejections.push(toRejection(candidate.where, error));
+      }
     }
   }
-  return { candidates, rejections };
-}
-
-function checkCandidates(candidates: Candidate[], subject: Subject, rule: CompiledRule): { accepted?: { signer: SignerInfo; where: string }; rejections: Rejection[] } {
-  const rejections: Rejection[] = [];
-  for (const candidate of candidates) {
-    try {
-      candidate.checkBinding(subject, rule.dockerReference);
-      return { accepted: { signer: verifySignedEntity(candidate.entity, rule), where: candidate.where }, rejections };
-    } catch (error) {
-      rejections.push(toRejection(candidate.where, error));
-    }
-  }
-  return { rejections };
+  return { rejections, seen };
 }
 
 /**
@@ -98,16 +105,15 @@ export function createSignatureVerifier(policy: SignaturePolicy, source: Signatu
   async function verifyUncached(request: VerifyRequest, rule: CompiledRule, key: string): Promise<VerificationResult> {
     const started = performance.now();
     const subject: Subject = { registry: request.registry, repository: request.repository, digest: request.digest };
-    const found = await discover(source, subject);
-    const checked = checkCandidates(found.candidates, subject, rule);
+    const checked = await findAcceptedSignature(source, subject, rule);
     const fields = { reference: request.reference, digest: request.digest, rule: rule.name, ms: Math.round(performance.now() - started) };
     if (checked.accepted) {
       cache.set(key, { signer: checked.accepted.signer, foundIn: checked.accepted.where });
       logger.info({ ...fields, signer: checked.accepted.signer.name, foundIn: checked.accepted.where }, 'signature verified');
       return { verified: true, rule: rule.name, signer: checked.accepted.signer, foundIn: checked.accepted.where, cached: false };
     }
-    const rejections = [...found.rejections, ...checked.rejections];
-    if (found.candidates.length === 0 && found.rejections.length === 0) {
+    const rejections = checked.rejections;
+    if (checked.seen === 0 && rejections.length === 0) {
       rejections.push({
         reason: 'no-signature',
         where: `${request.registry}/${request.repository}`,
