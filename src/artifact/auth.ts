@@ -95,8 +95,8 @@ export class Authenticator {
 
   /** The Authorization header to send up front, if one is known and still valid. */
   cached(target: AuthTarget): string | undefined {
-    const key = `${target.registry}|${target.scope}`;
-    const entry = this.cache.get(key);
+    const key = this.cacheKey(target);
+    const entry = this.cache.get(key) ?? this.cache.get(this.basicKey(target));
     if (!entry) return undefined;
     if (entry.expiresAt <= this.now()) {
       this.cache.delete(key);
@@ -119,17 +119,29 @@ export class Authenticator {
         throw new ArtifactError('Unauthorized', `${target.registry} asks for basic auth and no credentials are configured for it`);
       }
       const encoded = Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64');
-      value = { header: `Basic ${encoded}`, expiresAt: Number.POSITIVE_INFINITY };
+      // Basic credentials hold for every repository and action of the registry.
+      const header = `Basic ${encoded}`;
+      this.cache.set(this.basicKey(target), { header, expiresAt: Number.POSITIVE_INFINITY });
+      return header;
     } else {
       throw new ArtifactError('Unauthorized', `${target.registry} answered 401 without a usable WWW-Authenticate challenge`);
     }
-    this.cache.set(`${target.registry}|${target.scope}`, value);
+    this.cache.set(this.cacheKey(target), value);
     return value.header;
   }
 
   /** Forgets what was cached for a target, after the registry refused it. */
   forget(target: AuthTarget): void {
-    this.cache.delete(`${target.registry}|${target.scope}`);
+    this.cache.delete(this.cacheKey(target));
+    this.cache.delete(this.basicKey(target));
+  }
+
+  private cacheKey(target: AuthTarget): string {
+    return `${target.registry}|${target.scope}`;
+  }
+
+  private basicKey(target: AuthTarget): string {
+    return `${target.registry}|basic`;
   }
 
   private async fetchToken(
@@ -153,8 +165,10 @@ export class Authenticator {
       throw new ArtifactError('Unauthorized', `${target.registry}: refusing token realm "${realm}" (only https unless the registry is insecure)`);
     }
     const service = challenge.params.service;
-    // Our own scope first: a challenge to a request carries the same one, and it is the cache key.
-    const scopes = [...new Set([target.scope, ...(challenge.params.scope ?? '').split(' ').filter(Boolean)])];
+    // Our scope covers what a challenge asks for our repository; other resources it names are added.
+    const ownPrefix = `repository:${target.repository}:`;
+    const extra = (challenge.params.scope ?? '').split(' ').filter((scope) => scope !== '' && !scope.startsWith(ownPrefix));
+    const scopes = [target.scope, ...new Set(extra)];
     const headers: Record<string, string> = { 'user-agent': this.options.userAgent, accept: 'application/json' };
     let method = 'GET';
     let body: Buffer | undefined;
