@@ -1,0 +1,753 @@
+import net from 'node:net';
+import { newRequestId, type Logger } from '../log/logger.js';
+import type { CallInterceptor, InterceptDecision, InterceptedCall } from './api.js';
+import { FrameReader, joined } from './frame-reader.js';
+import { FrameSink } from './frame-sink.js';
+import {
+  CLIENT_PREFACE,
+  ErrorCode,
+  FRAME_HEADER_LENGTH,
+  Flag,
+  FrameType,
+  dataContent,
+  encodeFrame,
+  goawayFrame,
+  headersFragment,
+  parseSettings,
+  rstStreamFrame,
+  windowIncrement,
+  windowUpdateFrame,
+  type FrameHeader,
+} from './frames.js';
+import { RuntimeSendWindow } from './flow-control.js';
+import { framedMessage, parseSingleMessage } from './grpc-message.js';
+import { GrpcCode, parseGrpcTimeout, statusFrame } from './grpc-status.js';
+import { HpackDecoder } from './hpack-decoder.js';
+import { UnavailableResponder } from './unavailable-responder.js';
+
+export interface ConnectionOptions {
+  /** Filesystem path of the runtime's socket. */
+  runtimePath: string;
+  /** The endpoint as configured, for messages and logs. */
+  runtimeEndpoint: string;
+  interceptor?: CallInterceptor;
+  logger: Logger;
+  connectTimeoutMs?: number;
+}
+
+/** An intercepted request body larger than this is refused rather than held in memory. */
+export const MAX_INTERCEPTED_BODY_BYTES = 64 * 1024 * 1024;
+const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
+/** How long a client may keep its end open after we ended ours. */
+const LINGER_MS = 1000;
+const MAX_STREAM_ID = 2 ** 31 - 1;
+
+interface Interception {
+  /** holding: DATA kept back; deciding: interceptor running; sending: our DATA going out. */
+  phase: 'holding' | 'deciding' | 'sending' | 'done';
+  held: Buffer[];
+  heldBytes: number;
+  abort: AbortController;
+  body?: Buffer;
+  sent: number;
+}
+
+interface StreamState {
+  id: number;
+  method: string;
+  startedAt: number;
+  requestId?: string;
+  deadline?: Date;
+  clientEnded: boolean;
+  /** The runtime's (non-final) response HEADERS reached the client. */
+  responseHeaders: boolean;
+  interception?: Interception;
+}
+
+interface PendingBlock {
+  streamId: number;
+  endStream: boolean;
+  fragments: Buffer[];
+}
+
+/** Pauses a socket while any reason holds (write backpressure, flow-control stall). */
+class PauseGate {
+  private readonly reasons = new Set<string>();
+  constructor(private readonly socket: net.Socket) {}
+  add(reason: string): void {
+    if (this.reasons.size === 0) this.socket.pause();
+    this.reasons.add(reason);
+  }
+  delete(reason: string): void {
+    if (this.reasons.delete(reason) && this.reasons.size === 0) this.socket.resume();
+  }
+}
+
+class ProtocolError extends Error {}
+
+function payloadOf(parts: Buffer[]): Buffer {
+  return joined(parts).subarray(FRAME_HEADER_LENGTH);
+}
+
+/**
+ * One client connection and its own connection to the runtime: a byte pipe that cuts the stream
+ * into whole frames and reads frame headers, decodes the client's header blocks (never changes
+ * them) to learn each call's method and deadline, and touches frames only where it must: the
+ * DATA of intercepted calls, the flow-control frames that account for them, and the answers it
+ * writes itself when a call is rejected or the runtime is gone.
+ */
+export class ProxyConnection {
+  private state: 'connecting' | 'proxying' | 'unavailable' | 'closed' = 'connecting';
+  private readonly fromClient = new FrameReader();
+  private readonly fromRuntime = new FrameReader();
+  private readonly upstream: net.Socket;
+  private readonly toClient: FrameSink;
+  private readonly toRuntime: FrameSink;
+  private readonly clientGate: PauseGate;
+  private readonly upstreamGate: PauseGate;
+  private readonly log: Logger;
+  private readonly debug: boolean;
+  /** The proxy observes; the runtime enforces the table size limit it advertised. */
+  private readonly clientDecoder = new HpackDecoder(Number.MAX_SAFE_INTEGER);
+  /** Decodes the runtime's header blocks for grpc-status in debug lines; only when debug is on. */
+  private runtimeDecoder: HpackDecoder | undefined;
+  private prefaceForwarded = false;
+  private clientBlock: PendingBlock | undefined;
+  private runtimeBlock: PendingBlock | undefined;
+  private readonly streams = new Map<number, StreamState>();
+  /** Streams the proxy reset towards the runtime; the runtime's frames on them are dropped. */
+  private readonly discarded = new Set<number>();
+  private readonly window = new RuntimeSendWindow();
+  private readonly sending: StreamState[] = [];
+  private returnConnection = 0;
+  private readonly returnStreams = new Map<number, number>();
+  private lastClientStreamId = 0;
+  private runtimeLastStreamId = MAX_STREAM_ID;
+  private runtimeError: Error | undefined;
+  private flowStalled = false;
+  private drainLastStreamId: number | undefined;
+  private drainResolve: (() => void) | undefined;
+  private readonly onClientData = (chunk: Buffer): void => {
+    this.fromClient.push(chunk);
+    if (this.state === 'proxying') this.pumpClient();
+  };
+  /** Resolves when the client socket has closed. */
+  readonly closed: Promise<void>;
+
+  constructor(
+    private readonly client: net.Socket,
+    private readonly options: ConnectionOptions,
+  ) {
+    this.log = options.logger;
+    this.debug = this.log.isLevelEnabled('debug');
+    if (this.debug) this.runtimeDecoder = new HpackDecoder(Number.MAX_SAFE_INTEGER);
+    this.toClient = new FrameSink(client);
+    this.clientGate = new PauseGate(client);
+    this.closed = new Promise((resolve) => client.once('close', () => resolve()));
+    client.on('data', this.onClientData);
+    client.on('error', (err) => this.log.debug({ err: err.message }, 'client connection error'));
+    client.on('close', () => this.onClientClose());
+
+    this.upstream = net.connect(options.runtimePath);
+    this.toRuntime = new FrameSink(this.upstream);
+    this.upstreamGate = new PauseGate(this.upstream);
+    const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const timer = setTimeout(
+      () => this.upstream.destroy(new Error(`connect to ${options.runtimePath} timed out after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    this.upstream.once('connect', () => {
+      clearTimeout(timer);
+      this.onRuntimeConnected();
+    });
+    this.upstream.on('error', (err) => {
+      clearTimeout(timer);
+      if (this.state === 'connecting') this.becomeUnavailable(err);
+      else this.runtimeError = err;
+    });
+    this.upstream.on('close', () => {
+      clearTimeout(timer);
+      if (this.state === 'proxying') this.onRuntimeGone();
+    });
+  }
+
+  /** Number of calls that have not finished yet. */
+  get openCalls(): number {
+    return this.streams.size;
+  }
+
+  /**
+   * Graceful stop: GOAWAY to the client naming the last stream it opened, so it opens no more
+   * here; resolves once the open calls are done and both sockets are closing.
+   */
+  drain(): Promise<void> {
+    if (this.state !== 'proxying') {
+      this.destroy();
+      return Promise.resolve();
+    }
+    if (this.drainLastStreamId === undefined) {
+      this.drainLastStreamId = this.lastClientStreamId;
+      this.toClient.inject(goawayFrame(this.lastClientStreamId, ErrorCode.NO_ERROR));
+      this.flushToClient();
+    }
+    return new Promise((resolve) => {
+      const previous = this.drainResolve;
+      this.drainResolve = () => {
+        previous?.();
+        resolve();
+      };
+      if (this.streams.size === 0) this.finishDrain();
+    });
+  }
+
+  /** Closes both sockets now. */
+  destroy(): void {
+    this.closeStreams();
+    this.state = 'closed';
+    this.client.destroy();
+    this.upstream.destroy();
+    this.resolveDrain();
+  }
+
+  // --- connection lifecycle -------------------------------------------------------------------
+
+  private onRuntimeConnected(): void {
+    if (this.state !== 'connecting') {
+      this.upstream.destroy();
+      return;
+    }
+    this.state = 'proxying';
+    this.upstream.on('data', (chunk: Buffer) => {
+      this.fromRuntime.push(chunk);
+      this.pumpRuntime();
+    });
+    this.pumpClient();
+  }
+
+  private becomeUnavailable(err: Error): void {
+    this.state = 'unavailable';
+    const message = `connection to runtime ${this.options.runtimeEndpoint} failed: ${err.message}`;
+    this.log.warn(
+      { runtimeEndpoint: this.options.runtimeEndpoint, err: err.message },
+      'runtime not reachable; answering this connection\'s calls with UNAVAILABLE',
+    );
+    this.client.removeListener('data', this.onClientData);
+    new UnavailableResponder(this.client, this.fromClient, message);
+  }
+
+  private onRuntimeGone(): void {
+    const reason = this.runtimeError ? `: ${this.runtimeError.message}` : '';
+    const open = this.streams.size;
+    this.log[open > 0 ? 'warn' : 'debug'](
+      { runtimeEndpoint: this.options.runtimeEndpoint, openCalls: open, err: this.runtimeError?.message },
+      'runtime connection closed',
+    );
+    this.closeWithUnavailable(`connection to runtime ${this.options.runtimeEndpoint} closed${reason}`);
+  }
+
+  /**
+   * Ends every call the client still waits for with UNAVAILABLE, then GOAWAY and close. Calls
+   * above the runtime's GOAWAY are skipped: the client already knows they were not processed.
+   */
+  private closeWithUnavailable(message: string): void {
+    this.state = 'closed';
+    if (this.toClient.midHeaderBlock) {
+      // Our frames cannot go inside the runtime's unfinished header block.
+      this.destroy();
+      return;
+    }
+    for (const stream of this.streams.values()) {
+      if (stream.id > this.runtimeLastStreamId) continue;
+      this.toClient.inject(statusFrame(stream.id, GrpcCode.UNAVAILABLE, message, !stream.responseHeaders));
+    }
+    this.closeStreams();
+    this.toClient.inject(goawayFrame(this.lastClientStreamId, ErrorCode.NO_ERROR));
+    this.toClient.flush();
+    this.upstream.destroy();
+    this.endClient();
+    this.resolveDrain();
+  }
+
+  private onClientClose(): void {
+    this.state = 'closed';
+    this.closeStreams();
+    this.upstream.destroy();
+    this.resolveDrain();
+  }
+
+  private fail(err: unknown): void {
+    if (this.state === 'closed') return;
+    this.log.error(
+      { err: err instanceof Error ? err.message : String(err), runtimeEndpoint: this.options.runtimeEndpoint },
+      'closing proxied connection',
+    );
+    if (err instanceof ProtocolError) this.closeWithUnavailable(err.message);
+    else this.destroy();
+  }
+
+  private endClient(): void {
+    if (this.client.destroyed) return;
+    this.client.end();
+    setTimeout(() => this.client.destroy(), LINGER_MS).unref();
+  }
+
+  private finishDrain(): void {
+    // Deferred: the frame that finished the last call is written by the pump that is running now.
+    setImmediate(() => {
+      if (this.state === 'proxying') {
+        this.state = 'closed';
+        this.upstream.end();
+        this.endClient();
+      }
+      this.resolveDrain();
+    });
+  }
+
+  private resolveDrain(): void {
+    const resolve = this.drainResolve;
+    this.drainResolve = undefined;
+    resolve?.();
+  }
+
+  /** Aborts every interception still running and forgets all calls. */
+  private closeStreams(): void {
+    for (const stream of this.streams.values()) stream.interception?.abort.abort(new Error('connection closed'));
+    this.streams.clear();
+    this.sending.length = 0;
+  }
+
+  private flushToRuntime(): void {
+    if (this.toRuntime.flush()) return;
+    this.clientGate.add('drain');
+    this.upstream.once('drain', () => this.clientGate.delete('drain'));
+  }
+
+  private flushToClient(): void {
+    if (this.toClient.flush()) return;
+    this.upstreamGate.add('drain');
+    this.client.once('drain', () => this.upstreamGate.delete('drain'));
+  }
+
+  // --- client -> runtime ----------------------------------------------------------------------
+
+  private pumpClient(): void {
+    if (this.state !== 'proxying') return;
+    if (!this.prefaceForwarded) {
+      const preface = this.fromClient.skip(CLIENT_PREFACE.length);
+      if (preface === undefined) return;
+      this.toRuntime.forwardRaw(preface);
+      this.prefaceForwarded = true;
+    }
+    let stalled = false;
+    try {
+      for (let header = this.fromClient.peek(); header !== undefined; header = this.fromClient.peek()) {
+        if (
+          header.type === FrameType.DATA &&
+          header.length > this.window.connection &&
+          this.reachesRuntime(header.streamId)
+        ) {
+          stalled = true;
+          break;
+        }
+        this.onClientFrame(header, this.fromClient.take());
+        if (this.state !== 'proxying') return;
+      }
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.setFlowStall(stalled);
+    this.emitWindowReturns();
+    this.flushToRuntime();
+    this.flushToClient();
+  }
+
+  /** Client DATA on this stream passes through (is neither held nor dropped). */
+  private reachesRuntime(streamId: number): boolean {
+    return !this.discarded.has(streamId) && this.streams.get(streamId)?.interception?.phase !== 'holding';
+  }
+
+  /** Client DATA waits while the runtime's real window is short (see RuntimeSendWindow). */
+  private setFlowStall(stalled: boolean): void {
+    if (stalled === this.flowStalled) return;
+    this.flowStalled = stalled;
+    if (stalled) this.clientGate.add('flow');
+    else this.clientGate.delete('flow');
+  }
+
+  private onClientFrame(header: FrameHeader, parts: Buffer[]): void {
+    switch (header.type) {
+      case FrameType.HEADERS:
+        this.clientBlock = {
+          streamId: header.streamId,
+          endStream: (header.flags & Flag.END_STREAM) !== 0,
+          fragments: [headersFragment(header.flags, payloadOf(parts))],
+        };
+        this.toRuntime.forward(parts, header);
+        if (header.flags & Flag.END_HEADERS) this.onClientHeaderBlock();
+        return;
+      case FrameType.CONTINUATION:
+        this.clientBlock?.fragments.push(payloadOf(parts));
+        this.toRuntime.forward(parts, header);
+        if (header.flags & Flag.END_HEADERS) this.onClientHeaderBlock();
+        return;
+      case FrameType.DATA:
+        this.onClientDataFrame(header, parts);
+        return;
+      case FrameType.RST_STREAM: {
+        // A stream we reset towards the runtime already: the runtime needs no second reset.
+        if (this.discarded.has(header.streamId)) return;
+        this.toRuntime.forward(parts, header);
+        const stream = this.streams.get(header.streamId);
+        if (stream) this.finishStream(stream, 'reset by client');
+        return;
+      }
+      default:
+        this.toRuntime.forward(parts, header);
+    }
+  }
+
+  private onClientHeaderBlock(): void {
+    const block = this.clientBlock;
+    this.clientBlock = undefined;
+    if (block === undefined) return;
+    // Decoded even for streams we do not track: the decoder must see every block to stay in sync.
+    const fields = this.clientDecoder.decode(joined(block.fragments));
+    if (block.streamId > this.lastClientStreamId) {
+      this.lastClientStreamId = block.streamId;
+      this.openStream(block.streamId, fields, block.endStream);
+      return;
+    }
+    const stream = this.streams.get(block.streamId);
+    if (stream === undefined) return;
+    const phase = stream.interception?.phase;
+    if (phase !== undefined && phase !== 'done') {
+      // Trailers from a gRPC client do not exist; forwarding them before the held body would
+      // reorder the stream, holding them back would desynchronise the runtime's HPACK decoder.
+      throw new ProtocolError(`client sent trailers on intercepted call ${stream.method} (stream ${stream.id})`);
+    }
+    if (block.endStream) stream.clientEnded = true;
+  }
+
+  private openStream(id: number, fields: Array<[string, string]>, endStream: boolean): void {
+    if (this.drainLastStreamId !== undefined && id > this.drainLastStreamId) {
+      // Opened before the client saw our GOAWAY: it will retry elsewhere, so the runtime must not run it.
+      this.discard(id);
+      return;
+    }
+    let method = '';
+    let timeoutMs: number | undefined;
+    for (const [name, value] of fields) {
+      if (name === ':path') method = value;
+      else if (name === 'grpc-timeout') timeoutMs = parseGrpcTimeout(value);
+    }
+    const stream: StreamState = { id, method, startedAt: performance.now(), clientEnded: endStream, responseHeaders: false };
+    if (timeoutMs !== undefined) stream.deadline = new Date(Date.now() + timeoutMs);
+    if (this.debug) stream.requestId = newRequestId();
+    if (!endStream && this.options.interceptor?.methods.has(method)) {
+      stream.requestId ??= newRequestId();
+      stream.interception = { phase: 'holding', held: [], heldBytes: 0, abort: new AbortController(), sent: 0 };
+      this.window.trackStream(id);
+    }
+    this.streams.set(id, stream);
+  }
+
+  private onClientDataFrame(header: FrameHeader, parts: Buffer[]): void {
+    const endStream = (header.flags & Flag.END_STREAM) !== 0;
+    const stream = this.streams.get(header.streamId);
+    if (this.discarded.has(header.streamId)) {
+      this.giveBack(header.streamId, header.length, false);
+      return;
+    }
+    const interception = stream?.interception;
+    if (stream && interception?.phase === 'holding') {
+      this.giveBack(header.streamId, header.length, !endStream);
+      const content = dataContent(header.flags, payloadOf(parts));
+      interception.held.push(content);
+      interception.heldBytes += content.length;
+      if (interception.heldBytes > MAX_INTERCEPTED_BODY_BYTES) {
+        this.rejectStream(
+          stream,
+          GrpcCode.RESOURCE_EXHAUSTED,
+          `request to ${stream.method} exceeds the proxy's limit of ${MAX_INTERCEPTED_BODY_BYTES} bytes for intercepted calls`,
+        );
+        return;
+      }
+      if (endStream) {
+        stream.clientEnded = true;
+        this.decide(stream, interception);
+      }
+      return;
+    }
+    this.window.forwarded(header.length);
+    this.toRuntime.forward(parts, header);
+    if (stream && endStream) stream.clientEnded = true;
+  }
+
+  /** Client window spent on DATA the runtime will not see, owed back to the client. */
+  private giveBack(streamId: number, length: number, streamLevel: boolean): void {
+    if (length === 0) return;
+    this.returnConnection += length;
+    if (streamLevel) this.returnStreams.set(streamId, (this.returnStreams.get(streamId) ?? 0) + length);
+  }
+
+  private emitWindowReturns(): void {
+    if (this.returnConnection > 0) this.toClient.inject(windowUpdateFrame(0, this.returnConnection));
+    this.returnConnection = 0;
+    for (const [streamId, length] of this.returnStreams) {
+      if (this.streams.has(streamId)) this.toClient.inject(windowUpdateFrame(streamId, length));
+    }
+    this.returnStreams.clear();
+  }
+
+  /** Resets a stream towards the runtime and drops whatever the runtime still sends on it. */
+  private discard(streamId: number): void {
+    this.discarded.add(streamId);
+    this.toRuntime.inject(rstStreamFrame(streamId, ErrorCode.CANCEL));
+  }
+
+  // --- interception ---------------------------------------------------------------------------
+
+  private decide(stream: StreamState, interception: Interception): void {
+    interception.phase = 'deciding';
+    const body = Buffer.concat(interception.held, interception.heldBytes);
+    interception.held = [];
+    const parsed = parseSingleMessage(body);
+    const requestId = stream.requestId ?? newRequestId();
+    if (parsed.kind !== 'message') {
+      this.log.warn(
+        {
+          method: stream.method,
+          requestId,
+          reason: parsed.kind === 'compressed' ? 'compressed request message' : parsed.reason,
+        },
+        'intercepted call passed through unmodified',
+      );
+      this.sendOwn(stream, interception, body);
+      return;
+    }
+    const interceptor = this.options.interceptor!;
+    const call: InterceptedCall = {
+      method: stream.method,
+      message: parsed.message,
+      requestId,
+      signal: interception.abort.signal,
+    };
+    if (stream.deadline) call.deadline = stream.deadline;
+    Promise.resolve()
+      .then(() => interceptor.intercept(call))
+      .then(
+        (decision) => this.applyDecision(stream, decision),
+        (err: unknown) => {
+          const message = err instanceof Error ? err.message : String(err);
+          this.log.error({ method: stream.method, requestId, err: message }, 'interceptor failed; rejecting the call');
+          this.applyDecision(stream, { action: 'reject', code: GrpcCode.INTERNAL, message });
+        },
+      );
+  }
+
+  private applyDecision(stream: StreamState, decision: InterceptDecision): void {
+    const interception = stream.interception;
+    // The call may have ended meanwhile (client reset, runtime answered, connection closed).
+    if (this.state !== 'proxying' || this.streams.get(stream.id) !== stream || interception?.phase !== 'deciding') {
+      return;
+    }
+    try {
+      if (decision.action === 'forward') this.sendOwn(stream, interception, framedMessage(decision.message));
+      else this.rejectStream(stream, decision.code, decision.message);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.flushToRuntime();
+    this.flushToClient();
+  }
+
+  private sendOwn(stream: StreamState, interception: Interception, body: Buffer): void {
+    interception.phase = 'sending';
+    interception.body = body;
+    interception.sent = 0;
+    this.sending.push(stream);
+    this.drainOwnSends();
+  }
+
+  /** Sends our own DATA as far as the runtime's connection and stream windows allow. */
+  private drainOwnSends(): void {
+    for (let i = 0; i < this.sending.length; ) {
+      const stream = this.sending[i]!;
+      const interception = stream.interception!;
+      const body = interception.body!;
+      let finished = false;
+      for (;;) {
+        const remaining = body.length - interception.sent;
+        const n = Math.min(
+          remaining,
+          this.window.maxFrameSize,
+          this.window.connection,
+          this.window.streamWindow(stream.id),
+        );
+        if (n <= 0 && remaining > 0) break;
+        const last = interception.sent + n === body.length;
+        const chunk = body.subarray(interception.sent, interception.sent + n);
+        this.toRuntime.inject(encodeFrame(FrameType.DATA, last ? Flag.END_STREAM : 0, stream.id, chunk));
+        this.window.sentOwn(stream.id, n);
+        interception.sent += n;
+        if (last) {
+          finished = true;
+          break;
+        }
+      }
+      if (finished) {
+        interception.phase = 'done';
+        interception.body = undefined;
+        this.window.untrackStream(stream.id);
+        this.sending.splice(i, 1);
+      } else {
+        i += 1;
+      }
+    }
+  }
+
+  private rejectStream(stream: StreamState, code: number, message: string): void {
+    this.discard(stream.id);
+    this.toClient.inject(statusFrame(stream.id, code, message, !stream.responseHeaders));
+    // A server that answers before the request is complete tells the client to stop sending.
+    if (!stream.clientEnded) this.toClient.inject(rstStreamFrame(stream.id, ErrorCode.NO_ERROR));
+    this.finishStream(stream, code);
+  }
+
+  private finishStream(stream: StreamState, outcome: number | string | undefined): void {
+    if (this.streams.get(stream.id) !== stream) return;
+    this.streams.delete(stream.id);
+    const interception = stream.interception;
+    if (interception) {
+      if (interception.phase !== 'done') interception.abort.abort(new Error(`call ${stream.method} ended: ${outcome}`));
+      const index = this.sending.indexOf(stream);
+      if (index >= 0) this.sending.splice(index, 1);
+      this.window.untrackStream(stream.id);
+    }
+    if (this.debug) {
+      this.log.debug(
+        {
+          method: stream.method,
+          durationMs: Math.round((performance.now() - stream.startedAt) * 1000) / 1000,
+          grpcCode: typeof outcome === 'number' ? outcome : undefined,
+          reset: typeof outcome === 'string' ? outcome : undefined,
+          requestId: stream.requestId,
+        },
+        'call',
+      );
+    }
+    if (this.drainResolve && this.streams.size === 0) this.finishDrain();
+  }
+
+  // --- runtime -> client ----------------------------------------------------------------------
+
+  private pumpRuntime(): void {
+    let windowChanged = false;
+    try {
+      for (let header = this.fromRuntime.peek(); header !== undefined; header = this.fromRuntime.peek()) {
+        windowChanged = this.onRuntimeFrame(header, this.fromRuntime.take()) || windowChanged;
+        if (this.state !== 'proxying') return;
+      }
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    if (windowChanged) this.drainOwnSends();
+    this.flushToClient();
+    this.flushToRuntime();
+    if (windowChanged && this.flowStalled) this.pumpClient();
+  }
+
+  /** Handles one runtime frame; true when the runtime's windows may have grown. */
+  private onRuntimeFrame(header: FrameHeader, parts: Buffer[]): boolean {
+    switch (header.type) {
+      case FrameType.SETTINGS:
+        if (!(header.flags & Flag.ACK)) this.window.applySettings(parseSettings(payloadOf(parts)));
+        this.toClient.forward(parts, header);
+        return true;
+      case FrameType.WINDOW_UPDATE:
+        this.onRuntimeWindowUpdate(header, parts);
+        return true;
+      case FrameType.HEADERS:
+        if (this.discarded.has(header.streamId)) {
+          throw new ProtocolError(
+            `runtime ${this.options.runtimeEndpoint} answered stream ${header.streamId} after the proxy reset it; ` +
+              'closing the connection (dropping its header block would desynchronise HPACK state)',
+          );
+        }
+        this.runtimeBlock = {
+          streamId: header.streamId,
+          endStream: (header.flags & Flag.END_STREAM) !== 0,
+          fragments: this.runtimeDecoder ? [headersFragment(header.flags, payloadOf(parts))] : [],
+        };
+        this.toClient.forward(parts, header);
+        if (header.flags & Flag.END_HEADERS) this.onRuntimeHeaderBlock();
+        return false;
+      case FrameType.CONTINUATION:
+        if (this.runtimeDecoder) this.runtimeBlock?.fragments.push(payloadOf(parts));
+        this.toClient.forward(parts, header);
+        if (header.flags & Flag.END_HEADERS) this.onRuntimeHeaderBlock();
+        return false;
+      case FrameType.PUSH_PROMISE:
+        // gRPC never pushes; rather than decode promise blocks, stop decoding for debug lines.
+        this.runtimeDecoder = undefined;
+        this.toClient.forward(parts, header);
+        return false;
+      case FrameType.DATA: {
+        if (this.discarded.has(header.streamId)) {
+          // The client never sees these bytes, so it will not give the runtime its window back.
+          if (header.length > 0) this.toRuntime.inject(windowUpdateFrame(0, header.length));
+          return false;
+        }
+        this.toClient.forward(parts, header);
+        const stream = this.streams.get(header.streamId);
+        if (stream && header.flags & Flag.END_STREAM) this.finishStream(stream, undefined);
+        return false;
+      }
+      case FrameType.RST_STREAM: {
+        if (this.discarded.delete(header.streamId)) return false;
+        this.toClient.forward(parts, header);
+        const stream = this.streams.get(header.streamId);
+        if (stream) this.finishStream(stream, 'reset by runtime');
+        return false;
+      }
+      case FrameType.GOAWAY:
+        this.runtimeLastStreamId = payloadOf(parts).readUInt32BE(0) & 0x7fff_ffff;
+        this.toClient.forward(parts, header);
+        return false;
+      default:
+        this.toClient.forward(parts, header);
+        return false;
+    }
+  }
+
+  private onRuntimeWindowUpdate(header: FrameHeader, parts: Buffer[]): void {
+    const increment = windowIncrement(payloadOf(parts));
+    if (header.streamId !== 0) {
+      if (this.discarded.has(header.streamId)) return;
+      this.window.onStreamUpdate(header.streamId, increment);
+      this.toClient.forward(parts, header);
+      return;
+    }
+    const share = this.window.onConnectionUpdate(increment);
+    if (share === increment) this.toClient.forward(parts, header);
+    else if (share > 0) this.toClient.inject(windowUpdateFrame(0, share));
+  }
+
+  private onRuntimeHeaderBlock(): void {
+    const block = this.runtimeBlock;
+    this.runtimeBlock = undefined;
+    if (block === undefined) return;
+    let grpcStatus: number | undefined;
+    if (this.runtimeDecoder) {
+      const status = this.runtimeDecoder.decode(joined(block.fragments)).find(([name]) => name === 'grpc-status');
+      if (status) grpcStatus = Number(status[1]);
+    }
+    const stream = this.streams.get(block.streamId);
+    if (stream === undefined) return;
+    if (block.endStream) this.finishStream(stream, grpcStatus);
+    else stream.responseHeaders = true;
+  }
+}

@@ -1,0 +1,143 @@
+import { huffmanDecode } from './hpack-huffman.js';
+import { STATIC_TABLE } from './hpack-static-table.js';
+
+/** A decoded header field; names and values are latin1 strings, one char per octet. */
+export type HeaderField = [name: string, value: string];
+
+/** RFC 7541 section 4.1: an entry's size is its octets plus 32. */
+const ENTRY_OVERHEAD = 32;
+/** Bounds integers so a malicious encoding cannot loop or overflow (no legitimate value is near). */
+const MAX_INTEGER = 2 ** 31 - 1;
+
+/**
+ * An HPACK decoder (RFC 7541) that follows one direction of one connection. It must see every
+ * header block of that direction, in order, so its dynamic table stays what the peer's encoder
+ * assumes; the proxy forwards the blocks it decodes byte for byte and never re-encodes them.
+ */
+export class HpackDecoder {
+  /** Newest entry last; index 62 is the newest. */
+  private dynamic: HeaderField[] = [];
+  private size = 0;
+  private maxSize: number;
+
+  /**
+   * @param maxTableSize the SETTINGS_HEADER_TABLE_SIZE the decoding side advertised; a size update
+   *   above it is a decoding error. 4096 is the protocol default.
+   */
+  constructor(private readonly maxTableSize = 4096) {
+    this.maxSize = maxTableSize;
+  }
+
+  get dynamicTableSize(): number {
+    return this.size;
+  }
+
+  /** The dynamic table, newest first, as `[name, value]` pairs (for tests). */
+  dynamicEntries(): HeaderField[] {
+    return [...this.dynamic].reverse();
+  }
+
+  /** Decodes one complete header block (all HEADERS/CONTINUATION fragments joined). */
+  decode(block: Buffer): HeaderField[] {
+    const fields: HeaderField[] = [];
+    const cursor = { pos: 0 };
+    let fieldSeen = false;
+    while (cursor.pos < block.length) {
+      const first = block[cursor.pos]!;
+      if (first & 0x80) {
+        fields.push(this.entry(this.integer(block, cursor, 7)));
+        fieldSeen = true;
+      } else if (first & 0x40) {
+        const field = this.literal(block, cursor, 6);
+        this.insert(field);
+        fields.push(field);
+        fieldSeen = true;
+      } else if (first & 0x20) {
+        // RFC 7541 section 4.2: size updates only at the start of a block.
+        if (fieldSeen) throw new Error('HPACK dynamic table size update after a header field');
+        const newSize = this.integer(block, cursor, 5);
+        if (newSize > this.maxTableSize) {
+          throw new Error(`HPACK dynamic table size update to ${newSize} exceeds the limit ${this.maxTableSize}`);
+        }
+        this.maxSize = newSize;
+        this.evict(0);
+      } else {
+        // 0000xxxx without indexing, 0001xxxx never indexed: same layout, no table change.
+        fields.push(this.literal(block, cursor, 4));
+        fieldSeen = true;
+      }
+    }
+    return fields;
+  }
+
+  private entry(index: number): HeaderField {
+    if (index === 0) throw new Error('HPACK index 0 is not valid');
+    if (index <= STATIC_TABLE.length) {
+      const [name, value] = STATIC_TABLE[index - 1]!;
+      return [name, value];
+    }
+    const field = this.dynamic[this.dynamic.length - 1 - (index - STATIC_TABLE.length - 1)];
+    if (field === undefined) {
+      throw new Error(`HPACK index ${index} is beyond the dynamic table (${this.dynamic.length} entries)`);
+    }
+    return [field[0], field[1]];
+  }
+
+  private literal(block: Buffer, cursor: { pos: number }, prefixBits: number): HeaderField {
+    const nameIndex = this.integer(block, cursor, prefixBits);
+    const name = nameIndex === 0 ? this.string(block, cursor) : this.entry(nameIndex)[0];
+    return [name, this.string(block, cursor)];
+  }
+
+  private insert(field: HeaderField): void {
+    const entrySize = field[0].length + field[1].length + ENTRY_OVERHEAD;
+    // An entry larger than the table empties it and is not added (RFC 7541 section 4.4).
+    this.evict(entrySize);
+    if (entrySize <= this.maxSize) {
+      this.dynamic.push(field);
+      this.size += entrySize;
+    }
+  }
+
+  /** Evicts oldest entries until `room` more octets fit (or the table is empty). */
+  private evict(room: number): void {
+    let oldest = 0;
+    while (this.size + room > this.maxSize && oldest < this.dynamic.length) {
+      const [name, value] = this.dynamic[oldest]!;
+      this.size -= name.length + value.length + ENTRY_OVERHEAD;
+      oldest += 1;
+    }
+    if (oldest > 0) this.dynamic.splice(0, oldest);
+  }
+
+  /** RFC 7541 section 5.1 prefix integer starting in the low `prefixBits` of the current byte. */
+  private integer(block: Buffer, cursor: { pos: number }, prefixBits: number): number {
+    const mask = (1 << prefixBits) - 1;
+    let value = block[cursor.pos]! & mask;
+    cursor.pos += 1;
+    if (value < mask) return value;
+    let shift = 0;
+    for (;;) {
+      const byte = block[cursor.pos];
+      if (byte === undefined) throw new Error('HPACK integer runs past the end of the header block');
+      cursor.pos += 1;
+      value += (byte & 0x7f) * 2 ** shift;
+      if (value > MAX_INTEGER) throw new Error('HPACK integer is too large');
+      if (!(byte & 0x80)) return value;
+      shift += 7;
+    }
+  }
+
+  /** RFC 7541 section 5.2 string literal: Huffman flag, length, octets. */
+  private string(block: Buffer, cursor: { pos: number }): string {
+    const first = block[cursor.pos];
+    if (first === undefined) throw new Error('HPACK string literal missing at the end of the header block');
+    const huffman = (first & 0x80) !== 0;
+    const length = this.integer(block, cursor, 7);
+    const end = cursor.pos + length;
+    if (end > block.length) throw new Error(`HPACK string literal of ${length} octets runs past the header block`);
+    const raw = block.subarray(cursor.pos, end);
+    cursor.pos = end;
+    return huffman ? huffmanDecode(raw) : raw.toString('latin1');
+  }
+}
