@@ -11,7 +11,7 @@ export { SignatureError, type Rejection, type RejectionReason } from './errors.j
 export type { FetchedManifest, OciDescriptor, PutManifestResult, SignaturePublisher, SignatureSource } from './source.js';
 export { createSignatureVerifier, type SignatureVerifier, type VerificationResult, type VerifyRequest } from './verifier.js';
 export type { SignerInfo } from './verify-entity.js';
-export { signArtifact, loadPrivateKey, type SignArtifactOptions, type SignArtifactResult } from './sign.js';
+export { attachBundleReferrer, signArtifact, loadPrivateKey, type AttachBundleOptions, type SignArtifactOptions, type SignArtifactResult } from './sign.js';
 export { cosignSignatureTag } from './cosign-tag.js';
 export { SIGSTORE_BUNDLE_ARTIFACT_TYPE } from './referrers.js';
 export { registrySignatureSource } from './registry-source.js';

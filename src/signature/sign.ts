@@ -131,21 +131,34 @@ export function buildKeyBundle(key: KeyObject, subjectName: string, digest: stri
   });
 }
 
+export interface AttachBundleOptions {
+  client: SignaturePublisher;
+  registry: string;
+  repository: string;
+  /** The manifest the bundle signs: the referrer's subject. */
+  digest: string;
+  /** The bundle's JSON bytes. */
+  bundle: Buffer;
+  /** `dsse-envelope` or `message-signature`, as the bundle holds. */
+  content: 'dsse-envelope' | 'message-signature';
+  predicateType?: string;
+}
+
 /**
- * Attaches the bundle as an OCI 1.1 referrer of the signed manifest. When the registry does not
- * index the subject itself (no OCI-Subject header), the referrers tag schema's index
- * (`sha256-<hex>`) is updated as the distribution spec asks of clients.
+ * Attaches a sigstore bundle as an OCI 1.1 referrer of the signed manifest (cosign
+ * specs/BUNDLE_SPEC.md). When the registry does not index the subject itself (no OCI-Subject
+ * header), the referrers tag schema's index (`sha256-<hex>`) is updated as the distribution
+ * spec asks of clients.
  */
-async function publishBundleReferrer(options: SignArtifactOptions, key: KeyObject): Promise<{ digest: string; tagUpdated: boolean }> {
+export async function attachBundleReferrer(options: AttachBundleOptions): Promise<{ digest: string; tagUpdated: boolean }> {
   const { client, registry, repository, digest } = options;
   const signed = await client.getManifest(registry, repository, digest);
   if (!signed) throw new Error(`cannot attach a bundle: manifest ${registry}/${repository}@${digest} not found`);
-  const bundle = buildKeyBundle(key, `${registry}/${repository}`, digest);
-  const bundleBlob = await client.putBlob(registry, repository, bundle);
+  const bundleBlob = await client.putBlob(registry, repository, options.bundle);
   const emptyBlob = await client.putBlob(registry, repository, Buffer.from('{}'));
-  const annotations = {
-    'dev.sigstore.bundle.content': 'dsse-envelope',
-    'dev.sigstore.bundle.predicateType': COSIGN_SIGN_PREDICATE,
+  const annotations: Record<string, string> = {
+    'dev.sigstore.bundle.content': options.content,
+    ...(options.predicateType ? { 'dev.sigstore.bundle.predicateType': options.predicateType } : {}),
     'org.opencontainers.image.created': new Date().toISOString(),
   };
   const manifest = json({
@@ -196,7 +209,15 @@ export async function signArtifact(options: SignArtifactOptions): Promise<SignAr
     result.signatureManifestDigest = cosign.digest;
   }
   if (options.bundle ?? true) {
-    const referrer = await publishBundleReferrer(options, key);
+    const referrer = await attachBundleReferrer({
+      client: options.client,
+      registry: options.registry,
+      repository: options.repository,
+      digest: options.digest,
+      bundle: buildKeyBundle(key, `${options.registry}/${options.repository}`, options.digest),
+      content: 'dsse-envelope',
+      predicateType: COSIGN_SIGN_PREDICATE,
+    });
     result.bundleManifestDigest = referrer.digest;
     result.referrersTagUpdated = referrer.tagUpdated;
   }
