@@ -2,8 +2,8 @@ import type { CallInterceptor, InterceptDecision, InterceptedCall } from '../pro
 import type { Logger } from '../log/logger.js';
 import type { ShimSettings } from '../config/index.js';
 import {
-  canAllowImageAnnotations,
   foundAnnotationMessage,
+  needsImageAnnotations,
   resolveProfileAnnotation,
   seccompGate,
   type AnnotationMatch,
@@ -90,8 +90,7 @@ async function findAnnotation(
   const allowed = deps.settings.runtimes[handler]?.allowedAnnotations ?? [];
   if (allowed.length === 0) return undefined;
   const input = { containerName: facts.containerName, podAnnotations: facts.podAnnotations, allowed };
-  const fromPod = resolveProfileAnnotation({ ...input, imageAnnotations: {} });
-  if (fromPod || !canAllowImageAnnotations(allowed)) return fromPod;
+  if (!needsImageAnnotations(input)) return resolveProfileAnnotation(input);
   const imageAnnotations = await deps.images.annotationsOf(facts.image, signal);
   return resolveProfileAnnotation({ ...input, imageAnnotations });
 }

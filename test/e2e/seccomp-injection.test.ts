@@ -1,0 +1,350 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RegistryClient } from '../../src/artifact/index.js';
+import { APPLIED_PROFILE_ANNOTATION } from '../../src/injector/index.js';
+import { registrySignatureSource, signArtifact } from '../../src/signature/index.js';
+import { startContainerd, type ContainerdNode } from '../support/containerd.js';
+import { connectCri, containerConfig, CriCallError, podSandboxConfig, type CriClient, type CriMessage } from '../support/cri.js';
+import { blobOf, buildBusyboxImage, descriptorOf, OCI_CONFIG, OCI_MANIFEST, type BusyboxImage } from '../support/images.js';
+import { startRegistry, type TestRegistry } from '../support/registry.js';
+import { startShim, type TestShim } from '../support/shim.js';
+
+const OLD_KEY = 'seccomp-profile.kubernetes.cri-o.io';
+const NEW_KEY = 'seccomp-profile.crio.io';
+const SECCOMP_CONFIG = 'application/vnd.cncf.seccomp-profile.config.v1+json';
+
+/**
+ * A profile in the Docker/moby format published profiles use: mkdir is denied for everybody,
+ * rmdir only for containers holding CAP_SYS_ADMIN. containerd would read this file wrongly as is
+ * (testbed.md: archMap dropped, `name` lost, `includes` ignored); the shim converts it first.
+ */
+const DENY_MKDIR_PROFILE = {
+  defaultAction: 'SCMP_ACT_ALLOW',
+  archMap: [
+    { architecture: 'SCMP_ARCH_X86_64', subArchitectures: ['SCMP_ARCH_X86', 'SCMP_ARCH_X32'] },
+    { architecture: 'SCMP_ARCH_AARCH64', subArchitectures: ['SCMP_ARCH_ARM'] },
+  ],
+  syscalls: [
+    { names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 },
+    { name: 'rmdir', action: 'SCMP_ACT_ERRNO', errnoRet: 1, includes: { caps: ['CAP_SYS_ADMIN'] } },
+  ],
+};
+
+const NATIVE_ARCHES: Record<string, string[]> = {
+  x64: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
+  arm64: ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'],
+};
+
+interface Seccomp {
+  defaultAction: string;
+  architectures?: string[];
+  syscalls?: { names: string[]; action: string; errnoRet?: number }[];
+}
+
+let registry: TestRegistry;
+let node: ContainerdNode;
+let shim: TestShim;
+let cri: CriClient;
+let profileRef: string;
+let signedRef: string;
+let unsignedRef: string;
+const imageRefs: Record<string, string> = {};
+
+/** The busybox image again with other manifest annotations and its own config, so its own image id. */
+function imageVariant(base: BusyboxImage, variant: string, annotations: Record<string, string>): BusyboxImage {
+  const config = JSON.parse(base.config.bytes.toString()) as { config: Record<string, unknown> };
+  config.config.Labels = { variant };
+  const configBlob = blobOf(OCI_CONFIG, Buffer.from(JSON.stringify(config)));
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: descriptorOf(configBlob),
+    layers: [descriptorOf(base.layer)],
+    annotations,
+  };
+  return { ...base, config: configBlob, manifest: blobOf(OCI_MANIFEST, Buffer.from(JSON.stringify(manifest))) };
+}
+
+async function pushImage(client: RegistryClient, ref: string, image: BusyboxImage): Promise<void> {
+  await client.putBlob(ref, image.layer.bytes);
+  await client.putBlob(ref, image.config.bytes);
+  await client.putManifest(ref, image.manifest.bytes, OCI_MANIFEST);
+}
+
+/** Pushes a profile in the exact shape of CRI-O's published artifact: config `{}\n`, one layer. */
+async function pushProfile(client: RegistryClient, ref: string, profile: unknown): Promise<string> {
+  const layer = Buffer.from(JSON.stringify(profile));
+  const config = Buffer.from('{}\n');
+  const layerDigest = (await client.putBlob(ref, layer)).digest;
+  const configDigest = (await client.putBlob(ref, config)).digest;
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: { mediaType: SECCOMP_CONFIG, digest: configDigest, size: config.length },
+    layers: [
+      {
+        mediaType: 'application/vnd.oci.image.layer.v1.tar',
+        digest: layerDigest,
+        size: layer.length,
+        annotations: { 'org.opencontainers.image.title': 'seccomp.json' },
+      },
+    ],
+  };
+  return client.putManifest(ref, Buffer.from(JSON.stringify(manifest)), OCI_MANIFEST);
+}
+
+interface CaseOptions {
+  pod: string;
+  container?: string;
+  podAnnotations?: Record<string, string>;
+  image?: string;
+  handler?: string;
+  seccomp?: CriMessage;
+  securityContext?: CriMessage;
+}
+
+async function createThroughShim(options: CaseOptions): Promise<{ podId: string; containerId: string }> {
+  const sandbox = podSandboxConfig({ name: options.pod, annotations: options.podAnnotations ?? {} });
+  const podId = await cri.runPodSandbox(sandbox, options.handler ?? '');
+  const config = containerConfig({
+    name: options.container ?? 'app',
+    image: options.image ?? node.image,
+    seccomp: options.seccomp as never,
+    securityContext: options.securityContext ?? {},
+  });
+  const containerId = await cri.createContainer(podId, config, sandbox);
+  return { podId, containerId };
+}
+
+/** `.info.runtimeSpec.linux.seccomp`, as `crictl inspect` shows it. */
+async function appliedSeccomp(containerId: string): Promise<{ seccomp: Seccomp | null; annotations: Record<string, string> }> {
+  const status = await cri.containerStatus(containerId, true);
+  const info = JSON.parse(String((status.info as Record<string, string>).info)) as {
+    runtimeSpec: { linux: { seccomp?: Seccomp | null } };
+  };
+  return {
+    seccomp: info.runtimeSpec.linux.seccomp ?? null,
+    annotations: (status.status as { annotations?: Record<string, string> }).annotations ?? {},
+  };
+}
+
+async function exec(containerId: string, script: string): Promise<{ code: number; out: string }> {
+  const result = await cri.execSync(containerId, ['/bin/sh', '-c', script], 20);
+  return { code: result.exit_code, out: `${result.stdout.toString()}${result.stderr.toString()}` };
+}
+
+function ruleNames(seccomp: Seccomp | null): string[] {
+  return (seccomp?.syscalls ?? []).flatMap((rule) => rule.names).sort();
+}
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  node = await startContainerd({
+    extraConfig: `
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.restricted]
+      runtime_type = "io.containerd.runc.v2"
+[plugins."io.containerd.grpc.v1.cri".registry.mirrors."${registry.host}"]
+  endpoint = ["${registry.url}"]
+`,
+  });
+  const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const publicKeyFile = path.join(registry.dir, 'signer.pub');
+  writeFileSync(publicKeyFile, keys.publicKey.export({ type: 'spki', format: 'pem' }));
+
+  shim = await startShim(node.endpoint, (settings) => {
+    settings.registries[registry.host] = { insecure: true, mirrors: [] };
+    settings.runtimes.runc = { allowedAnnotations: [OLD_KEY, NEW_KEY] };
+    settings.runtimes.restricted = { allowedAnnotations: [] };
+    settings.signature.rules = [{ prefix: `${registry.host}/signed-only`, mode: 'required', keys: [publicKeyFile] }];
+  });
+  cri = connectCri(`unix://${shim.socketPath}`);
+
+  const client = new RegistryClient({ registries: { [registry.host]: { insecure: true } } });
+  profileRef = `${registry.host}/profiles/deny-mkdir:v1`;
+  await pushProfile(client, profileRef, DENY_MKDIR_PROFILE);
+  unsignedRef = `${registry.host}/signed-only/deny-mkdir:unsigned`;
+  await pushProfile(client, unsignedRef, DENY_MKDIR_PROFILE);
+  signedRef = `${registry.host}/signed-only/deny-mkdir:signed`;
+  const signedDigest = await pushProfile(client, signedRef, { ...DENY_MKDIR_PROFILE, comment: 'signed' });
+  await signArtifact({
+    client: registrySignatureSource(client),
+    registry: registry.host,
+    repository: 'signed-only/deny-mkdir',
+    digest: signedDigest,
+    privateKeyPem: keys.privateKey.export({ type: 'pkcs8', format: 'pem' }),
+  });
+
+  const base = await buildBusyboxImage();
+  const variants: Record<string, Record<string, string>> = {
+    plain: { [OLD_KEY]: profileRef },
+    pod: { [`${OLD_KEY}/POD`]: profileRef },
+    container: { [`${OLD_KEY}/app`]: profileRef },
+    other: { [`${OLD_KEY}/sidecar`]: profileRef },
+  };
+  for (const [variant, annotations] of Object.entries(variants)) {
+    const ref = `${registry.host}/images/busybox:${variant}`;
+    await pushImage(client, ref, imageVariant(base, variant, annotations));
+    const pulled = await cri.call<{ image_ref: string }>('image', 'PullImage', { image: { image: ref } });
+    imageRefs[variant] = pulled.image_ref;
+  }
+  client.close();
+}, 180_000);
+
+afterAll(async () => {
+  cri?.close();
+  await shim?.stop();
+  await node?.stop();
+  await registry?.stop();
+}, 120_000);
+
+describe('CreateContainer through the shim on containerd: which annotation applies, as in CRI-O', () => {
+  const arches = NATIVE_ARCHES[process.arch] ?? [];
+
+  // Table values are built per test: the references exist only once beforeAll has pushed them.
+  it.each([
+    ['pod annotation /<container>', `${OLD_KEY}/app`, undefined],
+    ['pod annotation /POD', `${OLD_KEY}/POD`, undefined],
+    ['pod annotation with the current crio.io key', `${NEW_KEY}/POD`, undefined],
+    ['seccomp explicitly Unconfined', `${OLD_KEY}/POD`, { profile_type: 'Unconfined' }],
+  ] as [string, string, CriMessage | undefined][])('%s: the converted profile is applied', async (label, key, seccompField) => {
+    const { containerId } = await createThroughShim({
+      pod: `pod-${label.replace(/[^a-z]+/gi, '-').toLowerCase()}`,
+      podAnnotations: { [key]: profileRef },
+      seccomp: seccompField,
+    });
+    const { seccomp, annotations } = await appliedSeccomp(containerId);
+    expect(seccomp?.defaultAction).toBe('SCMP_ACT_ALLOW');
+    expect(seccomp?.architectures).toEqual(arches);
+    expect(seccomp?.syscalls).toEqual([{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }]);
+    expect(annotations[APPLIED_PROFILE_ANNOTATION]).toMatch(new RegExp(`^${profileRef}@sha256:[0-9a-f]{64}$`));
+  });
+
+  it.each([
+    ['image annotation without suffix', 'plain'],
+    ['image annotation /POD', 'pod'],
+    ['image annotation /<container>', 'container'],
+  ])('%s: the profile the image names is applied', async (_label, variant) => {
+    const { containerId } = await createThroughShim({ pod: `pod-image-${variant}`, image: imageRefs[variant] });
+    expect(ruleNames((await appliedSeccomp(containerId)).seccomp)).toEqual(['mkdir', 'mkdirat']);
+  });
+
+  it.each([
+    ['an image annotation for another container', { image: 'other' }],
+    ['a pod annotation for another container', { podAnnotations: { [`${OLD_KEY}/sidecar`]: 'never-pulled.invalid/x:y' } }],
+    ['a runtime handler that does not allow the annotation', { handler: 'restricted', podAnnotations: { [`${OLD_KEY}/POD`]: 'never-pulled.invalid/x:y' } }],
+  ] as [string, { image?: string; handler?: string; podAnnotations?: Record<string, string> }][])(
+    '%s: nothing is applied, the container stays Unconfined',
+    async (label, options) => {
+      const { containerId } = await createThroughShim({
+        pod: `pod-none-${label.replace(/[^a-z]+/gi, '-').toLowerCase()}`,
+        ...options,
+        image: options.image ? imageRefs[options.image] : undefined,
+      });
+      expect((await appliedSeccomp(containerId)).seccomp).toBeNull();
+    },
+  );
+
+  it('RuntimeDefault in the security context wins over the annotation', async () => {
+    const { containerId } = await createThroughShim({
+      pod: 'pod-runtime-default',
+      podAnnotations: { [`${OLD_KEY}/POD`]: 'never-pulled.invalid/x:y' },
+      seccomp: { profile_type: 'RuntimeDefault' },
+    });
+    const { seccomp, annotations } = await appliedSeccomp(containerId);
+    // containerd's own default profile: deny by default, hundreds of allowed syscalls.
+    expect(seccomp?.defaultAction).toBe('SCMP_ACT_ERRNO');
+    expect(ruleNames(seccomp).length).toBeGreaterThan(100);
+    expect(annotations[APPLIED_PROFILE_ANNOTATION]).toBeUndefined();
+  });
+
+  it('Localhost in the security context wins over the annotation', async () => {
+    const own = path.join(node.dir, 'own-profile.json');
+    writeFileSync(own, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['chmod'], action: 'SCMP_ACT_ERRNO' }] }));
+    const { containerId } = await createThroughShim({
+      pod: 'pod-localhost',
+      podAnnotations: { [`${OLD_KEY}/POD`]: 'never-pulled.invalid/x:y' },
+      seccomp: { profile_type: 'Localhost', localhost_ref: own },
+    });
+    expect(ruleNames((await appliedSeccomp(containerId)).seccomp)).toEqual(['chmod']);
+  });
+
+  it('a reference that does not exist fails CreateContainer, naming container, annotation and cause', async () => {
+    const missing = `${registry.host}/profiles/deny-mkdir:does-not-exist`;
+    const error = await createThroughShim({ pod: 'pod-missing', podAnnotations: { [`${OLD_KEY}/app`]: missing } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CriCallError);
+    const details = (error as CriCallError).details;
+    expect(details).toMatch(/^ErrImagePull: container "app" in pod "e2e\/pod-missing": seccomp profile annotation /);
+    expect(details).toContain(`${OLD_KEY}/app=${missing}`);
+    expect(details).toMatch(/does-not-exist/);
+    const pod = (await cri.listPodSandbox()).find((p) => p.metadata?.name === 'pod-missing');
+    expect(pod).toBeDefined();
+    expect((await cri.listContainers()).filter((c) => c.pod_sandbox_id === pod?.id)).toEqual([]);
+  });
+
+  it('logs the events like CRI-O, with the CRI method and a request id', () => {
+    const messages = shim.logs.map((line) => String(line.msg));
+    expect(messages).toContain(`Found container specific seccomp profile annotation: ${OLD_KEY}/app=${profileRef}`);
+    expect(messages).toContain(`Found pod specific seccomp profile annotation: ${OLD_KEY}=${profileRef}`);
+    expect(messages).toContain(`Found image specific seccomp profile annotation: ${OLD_KEY}=${profileRef}`);
+    expect(messages).toContain(`Found image specific seccomp profile annotation for container app: ${OLD_KEY}=${profileRef}`);
+    expect(messages).toContain(`Found image specific seccomp profile annotation for pod: ${OLD_KEY}=${profileRef}`);
+    expect(messages).toContain(`Pulling OCI artifact from ref: ${profileRef}`);
+    const retrieved = shim.logs.find((line) => String(line.msg).startsWith('Retrieved OCI artifact seccomp profile of len: '));
+    expect(retrieved?.msg).toBe(`Retrieved OCI artifact seccomp profile of len: ${JSON.stringify(DENY_MKDIR_PROFILE).length}`);
+    expect(retrieved).toMatchObject({ name: '/runtime.v1.RuntimeService/CreateContainer' });
+    expect(String(retrieved?.id)).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('the profile in the kernel', () => {
+  it('denies mkdir, shows Seccomp: 2, and leaves rmdir to containers without CAP_SYS_ADMIN', async () => {
+    const { containerId } = await createThroughShim({ pod: 'pod-kernel', podAnnotations: { [`${OLD_KEY}/app`]: profileRef } });
+    await cri.startContainer(containerId);
+    const status = await exec(containerId, 'grep "^Seccomp:" /proc/self/status');
+    expect(status.out.trim()).toBe('Seccomp:\t2');
+    const mkdir = await exec(containerId, 'mkdir /tmp/denied');
+    expect(mkdir.code).not.toBe(0);
+    expect(mkdir.out).toMatch(/Operation not permitted/);
+    // rmdir of a missing directory: ENOENT when rmdir is allowed, EPERM when the profile denies it.
+    const rmdir = await exec(containerId, 'rmdir /tmp/missing');
+    expect(rmdir.out).toMatch(/No such file or directory/);
+  });
+
+  it('a container holding CAP_SYS_ADMIN gets the rmdir rule too, and the kernel enforces it', async () => {
+    const { containerId } = await createThroughShim({
+      pod: 'pod-kernel-sysadmin',
+      podAnnotations: { [`${OLD_KEY}/app`]: profileRef },
+      securityContext: { capabilities: { add_capabilities: ['SYS_ADMIN'] } },
+    });
+    const { seccomp } = await appliedSeccomp(containerId);
+    expect(ruleNames(seccomp)).toEqual(['mkdir', 'mkdirat', 'rmdir']);
+    await cri.startContainer(containerId);
+    expect((await exec(containerId, 'rmdir /tmp/missing')).out).toMatch(/Operation not permitted/);
+  });
+
+  it('the file the runtime loaded is the converted runtime-spec profile the shim wrote', async () => {
+    const { containerId } = await createThroughShim({ pod: 'pod-file', podAnnotations: { [`${OLD_KEY}/app`]: profileRef } });
+    const { seccomp } = await appliedSeccomp(containerId);
+    const profileDir = path.join(shim.settings.stateDir, 'profiles');
+    const files = readdirSync(profileDir).filter((f) => f.endsWith('.json'));
+    const written = files.map((f) => JSON.parse(readFileSync(path.join(profileDir, f), 'utf8')) as Seccomp);
+    expect(written).toContainEqual(seccomp);
+  });
+});
+
+describe('signature policy on the CreateContainer path', () => {
+  it('an unsigned profile under a policy that requires signatures fails with SignatureValidationFailed', async () => {
+    const error = await createThroughShim({ pod: 'pod-unsigned', podAnnotations: { [`${OLD_KEY}/POD`]: unsignedRef } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CriCallError);
+    expect((error as CriCallError).details).toMatch(/^SignatureValidationFailed: container "app" in pod "e2e\/pod-unsigned"/);
+    expect((error as CriCallError).details).toContain(unsignedRef);
+  });
+
+  it('the signed profile runs with the profile enforced', async () => {
+    const { containerId } = await createThroughShim({ pod: 'pod-signed', podAnnotations: { [`${OLD_KEY}/POD`]: signedRef } });
+    await cri.startContainer(containerId);
+    expect((await exec(containerId, 'mkdir /tmp/denied')).out).toMatch(/Operation not permitted/);
+  });
+});

@@ -1,0 +1,53 @@
+import path from 'node:path';
+import { defaultSettings, type ShimSettings } from '../../src/config/index.js';
+import { createInjector } from '../../src/injector/index.js';
+import { createLogger, type Logger } from '../../src/log/logger.js';
+import { startProxy, type RunningProxy } from '../../src/proxy/index.js';
+import { makeTempDir, removeDirSync } from './processes.js';
+
+export interface TestShim {
+  /** The shim's socket, where kubelet would point. */
+  socketPath: string;
+  settings: ShimSettings;
+  /** JSON log lines the shim wrote, parsed. */
+  readonly logs: Record<string, unknown>[];
+  stop(): Promise<void>;
+}
+
+/**
+ * The shim as `serve` assembles it (config settings → injector → proxy), in this process, with
+ * its state and socket in a temp dir and its log lines kept for assertions.
+ */
+export async function startShim(runtimeEndpoint: string, configure: (settings: ShimSettings) => void = () => {}): Promise<TestShim> {
+  const dir = await makeTempDir('shim');
+  const settings = defaultSettings();
+  settings.runtimeEndpoint = runtimeEndpoint;
+  settings.stateDir = path.join(dir, 'state');
+  settings.listen = path.join(dir, 'shim.sock');
+  settings.artifact.authFile = path.join(dir, 'no-auth.json');
+  configure(settings);
+  const logs: Record<string, unknown>[] = [];
+  const logger: Logger = createLogger({
+    level: 'debug',
+    destination: { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
+  });
+  const injector = createInjector(settings, logger);
+  let proxy: RunningProxy;
+  try {
+    proxy = await startProxy({ listenPath: settings.listen, runtimeEndpoint, interceptor: injector.interceptor, logger });
+  } catch (error) {
+    injector.close();
+    removeDirSync(dir);
+    throw error;
+  }
+  return {
+    socketPath: settings.listen,
+    settings,
+    logs,
+    async stop() {
+      await proxy.stop();
+      injector.close();
+      removeDirSync(dir);
+    },
+  };
+}
