@@ -376,7 +376,8 @@ export class RegistryClient {
         response.resume();
         return response.headers;
       });
-      if (!outcome.ok && outcome.status === 404) return undefined;
+      // A mirror without the manifest is no answer: the next source is asked.
+      if (!outcome.ok && outcome.status === 404 && !source.isMirror) return undefined;
       const headers = await this.expectOk(outcome);
       const digest = header(headers, 'docker-content-digest') ?? reference.digest;
       if (digest === undefined || typeof parseDigest(digest) === 'string') {
@@ -488,7 +489,7 @@ export class RegistryClient {
         { method: 'GET', path: `/v2/${source.repository}/referrers/${digest}${query}`, headers: { accept: OCI_INDEX }, signal: options.signal },
         (response) => readVerifiedBody(response, { maxBytes: this.maxManifestBytes, what: 'referrers index' }),
       );
-      if (!outcome.ok && outcome.status === 404) return undefined;
+      if (!outcome.ok && outcome.status === 404 && !source.isMirror) return undefined;
       const body = await this.expectOk(outcome);
       return decodeManifest(body.bytes, OCI_INDEX).manifest.manifests;
     });

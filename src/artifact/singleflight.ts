@@ -9,10 +9,6 @@ export class SingleFlight<T> {
     this.running.set(key, promise);
     return promise;
   }
-
-  get size(): number {
-    return this.running.size;
-  }
 }
 
 /** Resolves like `promise`, or rejects as soon as `signal` aborts (the shared work goes on for others). */

@@ -46,10 +46,22 @@ export function header(headers: IncomingHttpHeaders, name: string): string | und
   return Array.isArray(value) ? value[0] : value;
 }
 
+const PLAIN_WORDS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection closed before the response was complete',
+  ENOTFOUND: 'host name does not resolve',
+  EAI_AGAIN: 'host name does not resolve (temporary DNS failure)',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+};
+
 function describe(error: unknown): string {
   const err = error as NodeJS.ErrnoException;
-  if (err.code === 'ECONNRESET' || err.message === 'aborted') return 'connection closed before the response was complete';
-  return err.code ? `${err.code}: ${err.message}` : err.message;
+  if (err.message === 'aborted') return PLAIN_WORDS.ECONNRESET as string;
+  const words = err.code === undefined ? undefined : PLAIN_WORDS[err.code];
+  if (words !== undefined) return words;
+  // TLS verification failures carry codes such as UNABLE_TO_VERIFY_LEAF_SIGNATURE.
+  return err.code && !err.message.includes(err.code) ? `${err.message} (${err.code})` : err.message;
 }
 
 /**

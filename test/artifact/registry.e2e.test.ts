@@ -1,4 +1,6 @@
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -270,7 +272,7 @@ describe('pulling from a real registry (distribution 2.8)', () => {
     expect((await readFile(layerFile)).equals(profile)).toBe(true);
   });
 
-  it('tries mirrors in order: a refused connection and a 404 fall through, then the first mirror with the content serves', async () => {
+  it('tries mirrors in order: a refused connection, a 503 and a 404 fall through, then the first mirror with the content serves', async () => {
     const profile = sampleProfile('mirrored');
     const seed = await pushSeedShapedArtifact(registry.host, 'team/mirrored', 'v1', profile);
     const mirror = await startCountingProxy(registry.host);
@@ -278,15 +280,20 @@ describe('pulling from a real registry (distribution 2.8)', () => {
     const deadPort = await startCountingProxy('127.0.0.1:1');
     const deadHost = deadPort.host;
     await deadPort.stop();
+    const failing = http.createServer((_req, res) => res.writeHead(503).end());
+    await new Promise<void>((resolve) => failing.listen(0, '127.0.0.1', resolve));
+    const failingHost = `127.0.0.1:${(failing.address() as AddressInfo).port}`;
     try {
       const upstream = 'upstream.example:5000';
       const c = await client({
         registries: {
-          [upstream]: { mirrors: [deadHost, empty.host, mirror.host] },
+          [upstream]: { mirrors: [deadHost, failingHost, `${empty.host}/cache`, mirror.host] },
           [deadHost]: { insecure: true },
+          [failingHost]: { insecure: true },
           [empty.host]: { insecure: true },
           [mirror.host]: { insecure: true },
         },
+        retry: { attempts: 2, baseDelayMs: 10 },
       });
       const pulled = await c.pullProfile(`${upstream}/team/mirrored:v1`);
       expect(pulled.bytes.equals(profile)).toBe(true);
@@ -297,6 +304,8 @@ describe('pulling from a real registry (distribution 2.8)', () => {
       const error = await noMirror.pullProfile(`${upstream}/team/mirrored:v1`).catch((e: unknown) => e);
       expect((error as ArtifactError).reason).toBe('RegistryUnavailable');
     } finally {
+      failing.closeAllConnections();
+      await new Promise((resolve) => failing.close(resolve));
       await mirror.stop();
       await empty.stop();
     }
