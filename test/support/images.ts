@@ -202,9 +202,9 @@ export async function ociLayoutTar(image: BusyboxImage, refName = 'latest'): Pro
   ]);
 }
 
-/** Writes the layout tar into `dir` for `ctr images import`; returns its path. */
-export async function writeImportTar(dir: string, image: BusyboxImage, fileName = 'busybox-oci.tar'): Promise<string> {
-  const file = path.join(dir, fileName);
-  await writeFile(file, await ociLayoutTar(image));
+/** Writes the layout tar (manifest named `refName`) into `dir` for `ctr images import`; returns its path. */
+export async function writeImportTar(dir: string, image: BusyboxImage, refName = 'latest'): Promise<string> {
+  const file = path.join(dir, `busybox-oci-${refName}.tar`);
+  await writeFile(file, await ociLayoutTar(image, refName));
   return file;
 }
