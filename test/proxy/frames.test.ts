@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import { FrameReader, joined } from '../../src/proxy/frame-reader.js';
+import { RuntimeSendWindow } from '../../src/proxy/flow-control.js';
+import {
+  Flag,
+  FrameType,
+  Setting,
+  dataContent,
+  encodeFrame,
+  headersFragment,
+  readFrameHeader,
+  windowUpdateFrame,
+} from '../../src/proxy/frames.js';
+import { parseSingleMessage, framedMessage } from '../../src/proxy/grpc-message.js';
+import { parseGrpcTimeout, percentEncodeGrpcMessage, statusFrame } from '../../src/proxy/grpc-status.js';
+import { HpackDecoder } from '../../src/proxy/hpack-decoder.js';
+
+describe('frame headers', () => {
+  it('parses length, type, flags and stream id, ignoring the reserved bit', () => {
+    const frame = Buffer.from('00400a0105' + 'ffffffff', 'hex');
+    expect(readFrameHeader(frame)).toEqual({ length: 0x400a, type: 1, flags: 5, streamId: 0x7fffffff });
+  });
+
+  it('round-trips an encoded frame', () => {
+    const frame = encodeFrame(FrameType.DATA, Flag.END_STREAM, 7, Buffer.from('hello'));
+    expect(readFrameHeader(frame)).toEqual({ length: 5, type: 0, flags: 1, streamId: 7 });
+    expect(frame.subarray(9).toString()).toBe('hello');
+  });
+
+  it('refuses a WINDOW_UPDATE of 0, which HTTP/2 makes a protocol error', () => {
+    expect(() => windowUpdateFrame(0, 0)).toThrow('out of range');
+  });
+
+  it('finds the header block fragment under PADDED and PRIORITY', () => {
+    const fragment = Buffer.from('82868441', 'hex');
+    const padded = Buffer.concat([Buffer.of(3), fragment, Buffer.alloc(3)]);
+    expect(headersFragment(Flag.PADDED, padded)).toEqual(fragment);
+    const priority = Buffer.concat([Buffer.from('8000000310', 'hex'), fragment]);
+    expect(headersFragment(Flag.PRIORITY, priority)).toEqual(fragment);
+    const both = Buffer.concat([Buffer.of(2), Buffer.from('0000000010', 'hex'), fragment, Buffer.alloc(2)]);
+    expect(headersFragment(Flag.PADDED | Flag.PRIORITY, both)).toEqual(fragment);
+    expect(() => headersFragment(Flag.PADDED, Buffer.of(9, 1))).toThrow('pad length 9');
+  });
+
+  it('strips DATA padding', () => {
+    expect(dataContent(Flag.PADDED, Buffer.from('02616263ffff', 'hex')).toString()).toBe('abc');
+  });
+});
+
+describe('FrameReader', () => {
+  const frames = [
+    encodeFrame(FrameType.SETTINGS, 0, 0, Buffer.alloc(12)),
+    encodeFrame(FrameType.HEADERS, Flag.END_HEADERS, 1, Buffer.from('abc')),
+    encodeFrame(FrameType.DATA, Flag.END_STREAM, 1, Buffer.alloc(40_000, 1)),
+  ];
+  const stream = Buffer.concat(frames);
+
+  it('hands whole frames out of a single chunk as slices of it, without copying', () => {
+    const reader = new FrameReader();
+    reader.push(stream);
+    const out: Buffer[][] = [];
+    while (reader.peek()) out.push(reader.take());
+    expect(out.map(joined)).toEqual(frames);
+    for (const parts of out) {
+      expect(parts).toHaveLength(1);
+      expect(parts[0]!.buffer).toBe(stream.buffer);
+    }
+  });
+
+  it('reassembles frames split at every possible boundary', () => {
+    for (const cut of [1, 5, 9, 10, 21, 30, 1000]) {
+      const reader = new FrameReader();
+      const out: Buffer[] = [];
+      for (let i = 0; i < stream.length; i += cut) {
+        reader.push(stream.subarray(i, i + cut));
+        while (reader.peek()) out.push(joined(reader.take()));
+      }
+      expect(out).toEqual(frames);
+      expect(reader.bufferedBytes).toBe(0);
+    }
+  });
+
+  it('skips the connection preface', () => {
+    const reader = new FrameReader();
+    reader.push(Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n'));
+    expect(reader.skip(24)).toBeUndefined();
+    reader.push(Buffer.concat([Buffer.from('\r\n'), frames[0]!]));
+    expect(joined(reader.skip(24)!).toString()).toBe('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+    expect(reader.peek()?.type).toBe(FrameType.SETTINGS);
+  });
+});
+
+describe('runtime send window', () => {
+  it('charges own DATA to the stream and connection and repays the surplus from connection updates', () => {
+    const w = new RuntimeSendWindow();
+    w.trackStream(3);
+    w.sentOwn(3, 60_000);
+    expect(w.connection).toBe(5535);
+    expect(w.streamWindow(3)).toBe(5535);
+    expect(w.onConnectionUpdate(40_000)).toBe(0);
+    expect(w.onConnectionUpdate(40_000)).toBe(20_000);
+    expect(w.outstandingSurplus).toBe(0);
+    expect(w.connection).toBe(85_535);
+  });
+
+  it('applies SETTINGS_INITIAL_WINDOW_SIZE changes to tracked streams by the difference', () => {
+    const w = new RuntimeSendWindow();
+    w.trackStream(1);
+    w.sentOwn(1, 1000);
+    w.applySettings([
+      [Setting.INITIAL_WINDOW_SIZE, 1_048_576],
+      [Setting.MAX_FRAME_SIZE, 65_536],
+    ]);
+    expect(w.streamWindow(1)).toBe(1_048_576 - 1000);
+    expect(w.maxFrameSize).toBe(65_536);
+    w.trackStream(5);
+    expect(w.streamWindow(5)).toBe(1_048_576);
+  });
+});
+
+describe('gRPC helpers', () => {
+  it('percent-encodes grpc-message as the gRPC spec asks', () => {
+    expect(percentEncodeGrpcMessage('plain text: ok')).toBe('plain text: ok');
+    expect(percentEncodeGrpcMessage('100% ✗\n')).toBe('100%25 %E2%9C%97%0A');
+  });
+
+  it('builds trailers-only and trailers frames', () => {
+    const decode = (frame: Buffer) => {
+      expect(readFrameHeader(frame)).toMatchObject({ type: FrameType.HEADERS, flags: Flag.END_STREAM | Flag.END_HEADERS, streamId: 9 });
+      return new HpackDecoder().decode(frame.subarray(9));
+    };
+    expect(decode(statusFrame(9, 14, 'runtime down', true))).toEqual([
+      [':status', '200'],
+      ['content-type', 'application/grpc'],
+      ['grpc-status', '14'],
+      ['grpc-message', 'runtime down'],
+    ]);
+    expect(decode(statusFrame(9, 13, 'x', false))).toEqual([
+      ['grpc-status', '13'],
+      ['grpc-message', 'x'],
+    ]);
+  });
+
+  it('parses grpc-timeout values', () => {
+    expect(parseGrpcTimeout('1S')).toBe(1000);
+    expect(parseGrpcTimeout('250m')).toBe(250);
+    expect(parseGrpcTimeout('2H')).toBe(7_200_000);
+    expect(parseGrpcTimeout('123456789S')).toBeUndefined();
+    expect(parseGrpcTimeout('5x')).toBeUndefined();
+  });
+
+  it('finds exactly one uncompressed message in a unary body', () => {
+    expect(parseSingleMessage(framedMessage(Buffer.from('m')))).toEqual({ kind: 'message', message: Buffer.from('m') });
+    const compressed = framedMessage(Buffer.from('z'));
+    compressed[0] = 1;
+    expect(parseSingleMessage(compressed)).toEqual({ kind: 'compressed' });
+    expect(parseSingleMessage(Buffer.concat([framedMessage(Buffer.from('a')), framedMessage(Buffer.from('b'))])).kind).toBe(
+      'malformed',
+    );
+    expect(parseSingleMessage(Buffer.alloc(3)).kind).toBe('malformed');
+  });
+});
