@@ -37,7 +37,7 @@ export function loadConfig(location: ConfigLocation): LoadedConfig {
   for (const file of files) warnings.push(...applyFile(settings, file));
   const problems = policyProblems(settings.signature);
   if (problems.length > 0) {
-    throw new ConfigError(problems.map((problem) => `${files.join(', ')}: shim.signature: ${problem}`).join('\n'));
+    throw new ConfigError(problems.map((problem) => `${files.join(', ')}: ${problem}`).join('\n'));
   }
   return { settings, files, warnings };
 }
