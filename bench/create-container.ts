@@ -1,0 +1,106 @@
+/**
+ * What the seccomp injection adds to CreateContainer on real containerd: the same containers
+ * created through the shim with a pod annotation naming a stored profile and without one,
+ * interleaved in one run, plus the injector's own time measured around its intercept call.
+ * Run: npx tsx bench/create-container.ts [iterations]
+ */
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { RegistryClient } from '../src/artifact/index.js';
+import { pushProfile } from '../src/artifact/push.js';
+import { criType } from '../src/cri/proto.js';
+import { CREATE_CONTAINER, createInjector } from '../src/injector/index.js';
+import { silentLogger } from '../src/log/logger.js';
+import { startContainerd } from '../test/support/containerd.js';
+import { connectCri, containerConfig, podSandboxConfig } from '../test/support/cri.js';
+import { startRegistry } from '../test/support/registry.js';
+import { startShim } from '../test/support/shim.js';
+
+const KEY = 'seccomp-profile.kubernetes.cri-o.io/POD';
+const iterations = Number(process.argv[2] ?? 60);
+
+function percentile(samples: number[], p: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+const registry = await startRegistry();
+const node = await startContainerd();
+const injectorTimes: number[] = [];
+const shim = await startShim(node.endpoint, (settings) => {
+  settings.registries[registry.host] = { insecure: true, mirrors: [] };
+  settings.runtimes.runc = { allowedAnnotations: ['seccomp-profile.kubernetes.cri-o.io'] };
+  settings.logLevel = 'info';
+});
+try {
+  const profileRef = `${registry.host}/bench/profile:v1`;
+  const client = new RegistryClient({ registries: { [registry.host]: { insecure: true } } });
+  const profile = readFileSync(new URL('../test/seccomp/fixtures/containers-common-default.json', import.meta.url));
+  await pushProfile(client, { reference: profileRef, profile });
+  client.close();
+
+  const cri = connectCri(`unix://${shim.socketPath}`);
+  const annotatedPod = podSandboxConfig({ name: 'bench-annotated', annotations: { [KEY]: profileRef } });
+  const plainPod = podSandboxConfig({ name: 'bench-plain' });
+  const annotatedId = await cri.runPodSandbox(annotatedPod);
+  const plainId = await cri.runPodSandbox(plainPod);
+  const timed = { annotated: [] as number[], plain: [] as number[] };
+
+  const createOnce = async (kind: 'annotated' | 'plain', index: number, record: boolean) => {
+    const [podId, pod] = kind === 'annotated' ? [annotatedId, annotatedPod] : [plainId, plainPod];
+    const config = containerConfig({ name: `c${index}`, seccomp: { profile_type: 'Unconfined' } });
+    const start = performance.now();
+    const id = await cri.createContainer(podId, config, pod);
+    if (record) timed[kind].push(performance.now() - start);
+    await cri.removeContainer(id);
+  };
+  // Warm-up: the first annotated call pulls, converts and writes the profile.
+  for (let i = 0; i < 5; i++) {
+    await createOnce('annotated', 1000 + i, false);
+    await createOnce('plain', 1000 + i, false);
+  }
+  for (let i = 0; i < iterations; i++) {
+    const order: ('annotated' | 'plain')[] = i % 2 === 0 ? ['annotated', 'plain'] : ['plain', 'annotated'];
+    for (const kind of order) await createOnce(kind, i, true);
+  }
+  cri.close();
+
+  // The injector alone, on the same request bytes, with the same warm caches the shim has.
+  const injector = createInjector(shim.settings, silentLogger());
+  const type = criType('CreateContainerRequest');
+  const message = Buffer.from(
+    type
+      .encode(
+        type.fromObject({
+          pod_sandbox_id: annotatedId,
+          config: containerConfig({ name: 'probe', seccomp: { profile_type: 'Unconfined' } }),
+          sandbox_config: annotatedPod,
+        }),
+      )
+      .finish(),
+  );
+  const intercept = (m: Buffer) =>
+    injector.interceptor.intercept({ method: CREATE_CONTAINER, message: m, requestId: 'bench', signal: new AbortController().signal });
+  await intercept(message);
+  for (let i = 0; i < 2000; i++) {
+    const start = performance.now();
+    const decision = await intercept(message);
+    injectorTimes.push(performance.now() - start);
+    if (decision.action !== 'forward' || decision.message.length <= message.length) throw new Error('the injector did not apply the profile');
+  }
+  injector.close();
+
+  const row = (label: string, samples: number[]) =>
+    `${label.padEnd(34)} p50 ${percentile(samples, 50).toFixed(3).padStart(9)} ms   p99 ${percentile(samples, 99).toFixed(3).padStart(9)} ms   n=${samples.length}`;
+  console.log(`CreateContainer on containerd through the shim (${iterations} each, interleaved)`);
+  console.log(row('without annotation', timed.plain));
+  console.log(row('with annotation (stored profile)', timed.annotated));
+  console.log(
+    `added: p50 ${(percentile(timed.annotated, 50) - percentile(timed.plain, 50)).toFixed(3)} ms, p99 ${(percentile(timed.annotated, 99) - percentile(timed.plain, 99)).toFixed(3)} ms (end to end, includes containerd's own variance)`,
+  );
+  console.log(row('injector alone (warm, in process)', injectorTimes));
+} finally {
+  await shim.stop();
+  await node.stop();
+  await registry.stop();
+}
