@@ -1,24 +1,39 @@
 /**
- * `npm run demo`: the shim in front of a real containerd + runc, end to end, on this machine.
+ * `npm run demo`: the shim's main job, end to end, on this machine.
  *
- * 1. start a throwaway containerd (own dirs and socket under /tmp, busybox image imported)
- * 2. start seccomp-oci-shim in front of it
- * 3. run a pod and a container through the shim, as kubelet would
- * 4. exec in the container and show what containerd reports about it
- * 5. remove everything again (also on Ctrl-C or failure)
+ * 1. start a local OCI registry and publish a seccomp profile to it (denies mkdir)
+ * 2. start a throwaway containerd (own dirs and socket under /tmp, busybox image imported)
+ * 3. start seccomp-oci-shim in front of it, allowing the annotation for the runc handler
+ * 4. run a pod annotated with `seccomp-profile.kubernetes.cri-o.io/POD` through the shim
+ * 5. show the profile containerd applied and the kernel enforcing it
+ * 6. remove everything again (also on Ctrl-C or failure)
  *
  * Needs root (containerd and runc) and the Debian packages from scripts/install-deps.sh.
  */
-import path from 'node:path';
-import { createLogger } from '../src/log/logger.js';
-import { startProxy } from '../src/proxy/index.js';
+import { createArtifactClient } from '../src/artifact/index.js';
 import { startContainerd, type ContainerdNode } from '../test/support/containerd.js';
 import { connectCri, containerConfig, podSandboxConfig, type CriClient } from '../test/support/cri.js';
+import { startRegistry, type TestRegistry } from '../test/support/registry.js';
+import { startShim, type TestShim } from '../test/support/shim.js';
+
+const ANNOTATION = 'seccomp-profile.kubernetes.cri-o.io/POD';
+
+/** The profile the demo publishes, in the Docker format published profiles use. */
+const DENY_MKDIR = {
+  defaultAction: 'SCMP_ACT_ALLOW',
+  archMap: [
+    { architecture: 'SCMP_ARCH_X86_64', subArchitectures: ['SCMP_ARCH_X86', 'SCMP_ARCH_X32'] },
+    { architecture: 'SCMP_ARCH_AARCH64', subArchitectures: ['SCMP_ARCH_ARM'] },
+  ],
+  syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }],
+};
 
 interface Demo {
+  registry?: TestRegistry;
   node?: ContainerdNode;
-  shim?: { listenPath: string; stop(): Promise<void> };
+  shim?: TestShim;
   cri?: CriClient;
+  profileRef?: string;
   podId?: string;
   containerId?: string;
 }
@@ -39,6 +54,27 @@ function show(label: string, value: unknown): void {
   process.stdout.write(`    ${label.padEnd(18)} ${text}\n`);
 }
 
+async function publishProfile(demo: Demo): Promise<string> {
+  return step('start a local OCI registry and push a seccomp profile that denies mkdir', async () => {
+    demo.registry = await startRegistry();
+    const ref = `${demo.registry.host}/profiles/deny-mkdir:v1`;
+    const client = createArtifactClient({
+      stateDir: `${demo.registry.dir}/push-state`,
+      registries: { [demo.registry.host]: { insecure: true } },
+      authFile: null,
+    });
+    try {
+      const pushed = await client.push({ reference: ref, profile: Buffer.from(JSON.stringify(DENY_MKDIR, null, 2)) });
+      show('profile', ref);
+      show('digest', pushed.digest);
+    } finally {
+      client.close();
+    }
+    demo.profileRef = ref;
+    return ref;
+  });
+}
+
 async function startNodeAndShim(demo: Demo): Promise<CriClient> {
   const node = await step('start a throwaway containerd (CRI plugin, runc, native snapshotter)', async () => {
     demo.node = await startContainerd();
@@ -47,15 +83,14 @@ async function startNodeAndShim(demo: Demo): Promise<CriClient> {
     return demo.node;
   });
 
-  const shim = await step('start seccomp-oci-shim in front of it', async () => {
-    const started = await startProxy({
-      listenPath: path.join(node.dir, 'seccomp-oci-shim.sock'),
-      runtimeEndpoint: node.endpoint,
-      logger: createLogger({ level: process.env.SECCOMP_OCI_SHIM_LOG_LEVEL ?? 'warn' }),
+  const shim = await step('start seccomp-oci-shim in front of it (runc handler allows the annotation)', async () => {
+    const registryHost = demo.registry?.host ?? '';
+    demo.shim = await startShim(node.endpoint, (settings) => {
+      settings.registries[registryHost] = { insecure: true, mirrors: [] };
+      settings.runtimes.runc = { allowedAnnotations: ['seccomp-profile.kubernetes.cri-o.io'] };
     });
-    demo.shim = started;
-    show('shim socket', started.listenPath);
-    return started;
+    show('shim socket', demo.shim.socketPath);
+    return { listenPath: demo.shim.socketPath };
   });
 
   demo.cri = connectCri(shim.listenPath);
@@ -68,9 +103,9 @@ async function startNodeAndShim(demo: Demo): Promise<CriClient> {
 }
 
 async function runWorkload(demo: Demo, cri: CriClient): Promise<void> {
-  const podConfig = podSandboxConfig({ name: 'demo', namespace: 'default' });
+  const podConfig = podSandboxConfig({ name: 'demo', namespace: 'default', annotations: { [ANNOTATION]: demo.profileRef ?? '' } });
 
-  demo.podId = await step('RunPodSandbox through the shim (host network: no CNI on this machine)', async () => {
+  demo.podId = await step(`RunPodSandbox through the shim, annotated ${ANNOTATION}`, async () => {
     const podId = await cri.runPodSandbox(podConfig);
     show('pod id', podId);
     return podId;
@@ -78,7 +113,8 @@ async function runWorkload(demo: Demo, cri: CriClient): Promise<void> {
   const podId = demo.podId;
 
   demo.containerId = await step('CreateContainer + StartContainer through the shim', async () => {
-    const containerId = await cri.createContainer(podId, containerConfig({ name: 'workload' }), podConfig);
+    const config = containerConfig({ name: 'workload', seccomp: { profile_type: 'Unconfined' } });
+    const containerId = await cri.createContainer(podId, config, podConfig);
     await cri.startContainer(containerId);
     show('container id', containerId);
     return containerId;
@@ -96,6 +132,13 @@ async function runWorkload(demo: Demo, cri: CriClient): Promise<void> {
     show('host pid', details.pid);
     show('command', details.runtimeSpec?.process?.args?.join(' '));
     show('seccomp in spec', details.runtimeSpec?.linux?.seccomp ?? null);
+    show('profile source', status?.annotations?.['seccomp-oci-shim.io/profile']);
+  });
+
+  await step('what the shim logged for CreateContainer (grep-able like CRI-O)', async () => {
+    for (const line of demo.shim?.logs ?? []) {
+      if (/seccomp profile annotation|OCI artifact/.test(String(line.msg))) show('log', String(line.msg));
+    }
   });
 
   await step('ExecSync in the container through the shim', async () => {
@@ -103,10 +146,17 @@ async function runWorkload(demo: Demo, cri: CriClient): Promise<void> {
     show('exit code', exec.exit_code);
     for (const line of Buffer.from(exec.stdout).toString().trimEnd().split('\n')) show('stdout', line);
   });
+
+  await step('the kernel enforces the profile: mkdir is denied in the container', async () => {
+    const exec = await cri.execSync(containerId, ['mkdir', '/tmp/not-allowed'], 10);
+    show('exit code', exec.exit_code);
+    show('stderr', Buffer.from(exec.stderr).toString().trim());
+    if (exec.exit_code === 0) throw new Error('mkdir succeeded: the profile was not enforced');
+  });
 }
 
 async function cleanUp(demo: Demo): Promise<void> {
-  await step('remove container and pod through the shim, stop the shim and containerd', async () => {
+  await step('remove container and pod through the shim, stop the shim, containerd and the registry', async () => {
     const cri = demo.cri;
     try {
       if (cri && demo.containerId) {
@@ -122,8 +172,12 @@ async function cleanUp(demo: Demo): Promise<void> {
       try {
         await demo.shim?.stop();
       } finally {
-        // Also removes whatever a failed step left in containerd, kills its shims, deletes its temp dir.
-        await demo.node?.stop();
+        try {
+          // Also removes whatever a failed step left in containerd, kills its shims, deletes its temp dir.
+          await demo.node?.stop();
+        } finally {
+          await demo.registry?.stop();
+        }
       }
     }
   });
@@ -135,12 +189,13 @@ async function main(): Promise<void> {
   }
   const demo: Demo = {};
   try {
+    await publishProfile(demo);
     const cri = await startNodeAndShim(demo);
     await runWorkload(demo, cri);
   } finally {
     await cleanUp(demo);
   }
-  process.stdout.write('\nAll calls went through the shim; containerd and everything it started are gone again.\n');
+  process.stdout.write('\nThe annotated pod got its profile from the registry through the shim; containerd, the registry and everything they started are gone again.\n');
 }
 
 main().catch((error: unknown) => {
