@@ -1,14 +1,19 @@
 /**
  * Cost of the proxy hop against real containerd: Version and ListContainers (50 containers)
- * straight to containerd's socket and through src/proxy, in one run, same client code and
- * options, calls interleaved (alternating which target goes first), after a warm-up.
+ * straight to containerd's socket, through src/proxy, and through a plain byte pipe (the floor
+ * any hop costs), in one run, same client code and options, calls interleaved (rotating which
+ * target goes first), after a warm-up.
  *
- *   npx tsx bench/proxy-hop.ts [--iterations N] [--containers N]
+ *   npx tsx bench/proxy-hop.ts [--iterations N] [--containers N] [--in-process]
  *
- * Prints p50/p99 per method and target, the p50 ratio (proxy / direct) and the p99 overhead.
+ * By default the proxy and the pipe run in a child process, as the shim runs beside kubelet;
+ * --in-process runs them on the benchmark's own event loop instead.
+ * Prints p50/p99 per method and target, the p50 ratio (hop / direct) and the p99 overhead.
  * Targets from the issue: ratio <= 1.15, p99 overhead < 0.5 ms.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -27,6 +32,7 @@ function flag(name: string, fallback: number): number {
 const ITERATIONS = flag('--iterations', 3000);
 const CONTAINERS = flag('--containers', 50);
 const WARMUP = 300;
+const IN_PROCESS = process.argv.includes('--in-process');
 
 const identity = (b: Buffer): Buffer => b;
 
@@ -51,12 +57,76 @@ const passThroughInterceptor: CallInterceptor = {
   intercept: async (c) => ({ action: 'forward', message: c.message }),
 };
 
+interface Hops {
+  proxyPath: string;
+  pipePath: string;
+  stop(): Promise<void>;
+}
+
+/** The hop with no HTTP/2 awareness at all: each connection piped to the runtime byte for byte. */
+async function startPipe(listenPath: string, runtimePath: string): Promise<net.Server> {
+  const server = net.createServer((client) => {
+    const upstream = net.connect(runtimePath);
+    client.pipe(upstream).pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(listenPath, resolve));
+  return server;
+}
+
+async function startHopsHere(dir: string, runtimeEndpoint: string, runtimePath: string): Promise<Hops> {
+  const proxy = await startProxy({
+    listenPath: path.join(dir, 'shim.sock'),
+    runtimeEndpoint,
+    interceptor: passThroughInterceptor,
+    logger: silentLogger(),
+  });
+  const pipe = await startPipe(path.join(dir, 'pipe.sock'), runtimePath);
+  return {
+    proxyPath: proxy.listenPath,
+    pipePath: path.join(dir, 'pipe.sock'),
+    stop: async () => {
+      await proxy.stop();
+      await new Promise((resolve) => pipe.close(resolve));
+    },
+  };
+}
+
+async function startHopsInChild(dir: string, runtimeEndpoint: string): Promise<Hops> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', new URL(import.meta.url).pathname, '--serve', dir, runtimeEndpoint],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`proxy child exited with ${code}`)));
+  });
+  return {
+    proxyPath: path.join(dir, 'shim.sock'),
+    pipePath: path.join(dir, 'pipe.sock'),
+    stop: async () => {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** Child mode: serve the proxy and the pipe until SIGTERM. */
+async function serve(dir: string, runtimeEndpoint: string): Promise<void> {
+  const hops = await startHopsHere(dir, runtimeEndpoint, runtimeEndpoint.replace(/^unix:\/\//, ''));
+  process.once('SIGTERM', () => void hops.stop().then(() => process.exit(0)));
+  process.stdout.write('ready\n');
+}
+
 async function main(): Promise<void> {
   const node = await startContainerd();
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'bench-proxy-hop-'));
   const cri = connectCri(node.socketPath);
   const clients: grpc.Client[] = [];
-  let proxy: Awaited<ReturnType<typeof startProxy>> | undefined;
+  let hops: Hops | undefined;
   try {
     const sandbox = podSandboxConfig({ name: 'bench' });
     const podId = await cri.runPodSandbox(sandbox);
@@ -65,61 +135,65 @@ async function main(): Promise<void> {
     }
     const listed = (await cri.listContainers()).length;
 
-    proxy = await startProxy({
-      listenPath: path.join(scratch, 'shim.sock'),
-      runtimeEndpoint: node.endpoint,
-      interceptor: passThroughInterceptor,
-      logger: silentLogger(),
-    });
-    const direct = new grpc.Client(`unix://${node.socketPath}`, grpc.credentials.createInsecure());
-    const proxied = new grpc.Client(`unix://${proxy.listenPath}`, grpc.credentials.createInsecure());
-    clients.push(direct, proxied);
+    hops = IN_PROCESS
+      ? await startHopsHere(scratch, node.endpoint, node.socketPath)
+      : await startHopsInChild(scratch, node.endpoint);
+    const client = (socketPath: string): grpc.Client => {
+      const created = new grpc.Client(`unix://${socketPath}`, grpc.credentials.createInsecure());
+      clients.push(created);
+      return created;
+    };
+    const targets: Array<[string, grpc.Client]> = [
+      ['direct', client(node.socketPath)],
+      ['pipe', client(hops.pipePath)],
+      ['proxy', client(hops.proxyPath)],
+    ];
 
     const methods: Array<[string, string, Buffer]> = [
       ['Version', '/runtime.v1.RuntimeService/Version', Buffer.from(criType('VersionRequest').encode({ version: 'v1' }).finish())],
       [`ListContainers (${listed})`, '/runtime.v1.RuntimeService/ListContainers', Buffer.alloc(0)],
     ];
     console.log(
-      `containerd ${node.socketPath}; ${listed} containers; ${ITERATIONS} calls per method and target after ${WARMUP} warm-up; node ${process.version}\n`,
+      `containerd ${node.socketPath}; ${listed} containers; ${ITERATIONS} calls per method and target after ${WARMUP} warm-up; ` +
+        `hops ${IN_PROCESS ? 'in the benchmark process' : 'in a child process'}; node ${process.version}; load ${os.loadavg()[0]!.toFixed(2)}\n`,
     );
-    console.log('method                 | direct p50 | proxy p50 | ratio | direct p99 | proxy p99 | p99 overhead');
-    console.log('-----------------------|-----------:|----------:|------:|-----------:|----------:|-------------:');
+    console.log('method               | hop   | direct p50 | hop p50  | ratio | direct p99 | hop p99  | p99 overhead');
+    console.log('---------------------|-------|-----------:|---------:|------:|-----------:|---------:|-------------:');
     for (const [name, method, request] of methods) {
       for (let i = 0; i < WARMUP; i += 1) {
-        await call(direct, method, request);
-        await call(proxied, method, request);
+        for (const [, target] of targets) await call(target, method, request);
       }
-      const times = { direct: [] as number[], proxied: [] as number[] };
+      const times = targets.map(() => [] as number[]);
       for (let i = 0; i < ITERATIONS; i += 1) {
-        // Alternate who goes first so neither target always runs right after the other's GC or I/O.
-        if (i % 2 === 0) {
-          times.direct.push(await call(direct, method, request));
-          times.proxied.push(await call(proxied, method, request));
-        } else {
-          times.proxied.push(await call(proxied, method, request));
-          times.direct.push(await call(direct, method, request));
+        // Rotate who goes first so no target always runs right after another's GC or I/O.
+        for (let k = 0; k < targets.length; k += 1) {
+          const t = (i + k) % targets.length;
+          times[t]!.push(await call(targets[t]![1], method, request));
         }
       }
-      const d50 = percentile(times.direct, 50);
-      const p50 = percentile(times.proxied, 50);
-      const d99 = percentile(times.direct, 99);
-      const p99 = percentile(times.proxied, 99);
-      console.log(
-        `${name.padEnd(22)} | ${d50.toFixed(3).padStart(7)} ms | ${p50.toFixed(3).padStart(6)} ms | ${(p50 / d50).toFixed(2).padStart(5)} | ${d99
-          .toFixed(3)
-          .padStart(7)} ms | ${p99.toFixed(3).padStart(6)} ms | ${(p99 - d99).toFixed(3).padStart(9)} ms`,
-      );
+      const d50 = percentile(times[0]!, 50);
+      const d99 = percentile(times[0]!, 99);
+      for (let t = 1; t < targets.length; t += 1) {
+        const h50 = percentile(times[t]!, 50);
+        const h99 = percentile(times[t]!, 99);
+        console.log(
+          `${name.padEnd(20)} | ${targets[t]![0].padEnd(5)} | ${d50.toFixed(3).padStart(7)} ms | ${h50.toFixed(3).padStart(5)} ms | ${(h50 / d50)
+            .toFixed(2)
+            .padStart(5)} | ${d99.toFixed(3).padStart(7)} ms | ${h99.toFixed(3).padStart(5)} ms | ${(h99 - d99).toFixed(3).padStart(9)} ms`,
+        );
+      }
     }
   } finally {
-    for (const client of clients) client.close();
+    for (const c of clients) c.close();
     cri.close();
-    await proxy?.stop();
+    await hops?.stop();
     await node.stop();
     await rm(scratch, { recursive: true, force: true });
   }
 }
 
-main().catch((err: unknown) => {
+const serveIndex = process.argv.indexOf('--serve');
+(serveIndex > 0 ? serve(process.argv[serveIndex + 1]!, process.argv[serveIndex + 2]!) : main()).catch((err: unknown) => {
   console.error(err);
   process.exitCode = 1;
 });

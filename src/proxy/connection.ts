@@ -22,7 +22,7 @@ import {
 import { RuntimeSendWindow } from './flow-control.js';
 import { framedMessage, parseSingleMessage } from './grpc-message.js';
 import { GrpcCode, parseGrpcTimeout, statusFrame } from './grpc-status.js';
-import { HpackDecoder } from './hpack-decoder.js';
+import { HpackDecoder, type HeaderField } from './hpack-decoder.js';
 import { UnavailableResponder } from './unavailable-responder.js';
 
 export interface ConnectionOptions {
@@ -55,13 +55,14 @@ interface Interception {
 interface StreamState {
   id: number;
   method: string;
+  /** performance.now() at the request headers; only measured when debug lines are on. */
   startedAt: number;
-  requestId?: string;
-  deadline?: Date;
+  requestId: string | undefined;
+  deadline: Date | undefined;
   clientEnded: boolean;
   /** The runtime's (non-final) response HEADERS reached the client. */
   responseHeaders: boolean;
-  interception?: Interception;
+  interception: Interception | undefined;
 }
 
 interface PendingBlock {
@@ -356,8 +357,8 @@ export class ProxyConnection {
       this.fail(err);
       return;
     }
-    this.setFlowStall(stalled);
-    this.emitWindowReturns();
+    if (stalled !== this.flowStalled) this.setFlowStall(stalled);
+    if (this.returnConnection > 0) this.emitWindowReturns();
     this.flushToRuntime();
     this.flushToClient();
   }
@@ -369,7 +370,6 @@ export class ProxyConnection {
 
   /** Client DATA waits while the runtime's real window is short (see RuntimeSendWindow). */
   private setFlowStall(stalled: boolean): void {
-    if (stalled === this.flowStalled) return;
     this.flowStalled = stalled;
     if (stalled) this.clientGate.add('flow');
     else this.clientGate.delete('flow');
@@ -429,22 +429,32 @@ export class ProxyConnection {
     if (block.endStream) stream.clientEnded = true;
   }
 
-  private openStream(id: number, fields: Array<[string, string]>, endStream: boolean): void {
+  private openStream(id: number, fields: HeaderField[], endStream: boolean): void {
     if (this.drainLastStreamId !== undefined && id > this.drainLastStreamId) {
       // Opened before the client saw our GOAWAY: it will retry elsewhere, so the runtime must not run it.
       this.discard(id);
       return;
     }
     let method = '';
-    let timeoutMs: number | undefined;
+    let timeout: string | undefined;
     for (const [name, value] of fields) {
       if (name === ':path') method = value;
-      else if (name === 'grpc-timeout') timeoutMs = parseGrpcTimeout(value);
+      else if (name === 'grpc-timeout') timeout = value;
     }
-    const stream: StreamState = { id, method, startedAt: performance.now(), clientEnded: endStream, responseHeaders: false };
-    if (timeoutMs !== undefined) stream.deadline = new Date(Date.now() + timeoutMs);
-    if (this.debug) stream.requestId = newRequestId();
+    const stream: StreamState = {
+      id,
+      method,
+      startedAt: this.debug ? performance.now() : 0,
+      requestId: this.debug ? newRequestId() : undefined,
+      deadline: undefined,
+      clientEnded: endStream,
+      responseHeaders: false,
+      interception: undefined,
+    };
     if (!endStream && this.options.interceptor?.methods.has(method)) {
+      // The deadline matters only to the interceptor; other calls carry grpc-timeout on untouched.
+      const timeoutMs = timeout === undefined ? undefined : parseGrpcTimeout(timeout);
+      if (timeoutMs !== undefined) stream.deadline = new Date(Date.now() + timeoutMs);
       stream.requestId ??= newRequestId();
       stream.interception = { phase: 'holding', held: [], heldBytes: 0, abort: new AbortController(), sent: 0 };
       this.window.trackStream(id);
@@ -491,8 +501,9 @@ export class ProxyConnection {
     if (streamLevel) this.returnStreams.set(streamId, (this.returnStreams.get(streamId) ?? 0) + length);
   }
 
+  /** Stream-level returns always come with a connection-level one (see giveBack). */
   private emitWindowReturns(): void {
-    if (this.returnConnection > 0) this.toClient.inject(windowUpdateFrame(0, this.returnConnection));
+    this.toClient.inject(windowUpdateFrame(0, this.returnConnection));
     this.returnConnection = 0;
     for (const [streamId, length] of this.returnStreams) {
       if (this.streams.has(streamId)) this.toClient.inject(windowUpdateFrame(streamId, length));

@@ -9,6 +9,9 @@ import { Flag, FrameType, type FrameHeader } from './frames.js';
  */
 export class FrameSink {
   private batch: Buffer[] = [];
+  /** The run being collected: `runEnd` bytes of `runBase` from its start, not yet in `batch`. */
+  private runBase: Buffer | undefined;
+  private runEnd = 0;
   private deferred: Buffer[] = [];
   private inHeaderBlock = false;
 
@@ -45,12 +48,11 @@ export class FrameSink {
 
   /** Writes what has been collected; false when the socket asks the writer to wait for 'drain'. */
   flush(): boolean {
+    if (this.runBase === undefined && this.batch.length === 0) return true;
+    this.closeRun();
     const batch = this.batch;
-    if (batch.length === 0 || this.socket.destroyed) {
-      this.batch = [];
-      return true;
-    }
     this.batch = [];
+    if (batch.length === 0 || this.socket.destroyed) return true;
     if (batch.length === 1) return this.socket.write(batch[0]!);
     this.socket.cork();
     for (const buf of batch) this.socket.write(buf);
@@ -58,12 +60,22 @@ export class FrameSink {
     return !this.socket.writableNeedDrain;
   }
 
+  /** Extends the current run when `part` continues it in memory, else starts a new one. */
   private append(part: Buffer): void {
-    const last = this.batch[this.batch.length - 1];
-    if (last !== undefined && last.buffer === part.buffer && last.byteOffset + last.length === part.byteOffset) {
-      this.batch[this.batch.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + part.length);
-    } else {
-      this.batch.push(part);
+    const base = this.runBase;
+    if (base !== undefined && part.buffer === base.buffer && base.byteOffset + this.runEnd === part.byteOffset) {
+      this.runEnd += part.length;
+      return;
     }
+    this.closeRun();
+    this.runBase = part;
+    this.runEnd = part.length;
+  }
+
+  private closeRun(): void {
+    const base = this.runBase;
+    if (base === undefined) return;
+    this.batch.push(this.runEnd === base.length ? base : Buffer.from(base.buffer, base.byteOffset, this.runEnd));
+    this.runBase = undefined;
   }
 }

@@ -2,7 +2,7 @@ import { huffmanDecode } from './hpack-huffman.js';
 import { STATIC_TABLE } from './hpack-static-table.js';
 
 /** A decoded header field; names and values are latin1 strings, one char per octet. */
-export type HeaderField = [name: string, value: string];
+export type HeaderField = readonly [name: string, value: string];
 
 /** RFC 7541 section 4.1: an entry's size is its octets plus 32. */
 const ENTRY_OVERHEAD = 32;
@@ -72,15 +72,12 @@ export class HpackDecoder {
 
   private entry(index: number): HeaderField {
     if (index === 0) throw new Error('HPACK index 0 is not valid');
-    if (index <= STATIC_TABLE.length) {
-      const [name, value] = STATIC_TABLE[index - 1]!;
-      return [name, value];
-    }
+    if (index <= STATIC_TABLE.length) return STATIC_TABLE[index - 1]!;
     const field = this.dynamic[this.dynamic.length - 1 - (index - STATIC_TABLE.length - 1)];
     if (field === undefined) {
       throw new Error(`HPACK index ${index} is beyond the dynamic table (${this.dynamic.length} entries)`);
     }
-    return [field[0], field[1]];
+    return field;
   }
 
   private literal(block: Buffer, cursor: { pos: number }, prefixBits: number): HeaderField {

@@ -26,50 +26,95 @@ const CODE_LENGTHS: readonly number[] = [
 ];
 
 const EOS = 256;
-const MAX_CODE_LENGTH = 30;
 
-interface CanonicalTable {
-  /** Symbols sorted by (length, symbol): the order codes are assigned in. */
-  symbols: Uint16Array;
-  /** Per length: first code of that length, index of its symbol in `symbols`, how many codes. */
-  firstCode: Int32Array;
-  firstIndex: Int32Array;
-  count: Int32Array;
-  /** Per symbol: its code (right-aligned). */
-  codes: Uint32Array;
-}
-
-function buildTable(): CanonicalTable {
-  const symbols = Uint16Array.from(CODE_LENGTHS.keys()).sort(
-    (a, b) => CODE_LENGTHS[a]! - CODE_LENGTHS[b]! || a - b,
-  );
-  const firstCode = new Int32Array(MAX_CODE_LENGTH + 1).fill(-1);
-  const firstIndex = new Int32Array(MAX_CODE_LENGTH + 1);
-  const count = new Int32Array(MAX_CODE_LENGTH + 1);
+/** Each symbol's code (right-aligned), assigned in (length, symbol) order as a canonical code is. */
+function canonicalCodes(): Uint32Array {
+  const order = [...CODE_LENGTHS.keys()].sort((a, b) => CODE_LENGTHS[a]! - CODE_LENGTHS[b]! || a - b);
   const codes = new Uint32Array(CODE_LENGTHS.length);
   let code = 0;
-  let length = CODE_LENGTHS[symbols[0]!]!;
-  symbols.forEach((symbol, index) => {
-    const symbolLength = CODE_LENGTHS[symbol]!;
-    code *= 2 ** (symbolLength - length);
-    length = symbolLength;
-    if (firstCode[length] === -1) {
-      firstCode[length] = code;
-      firstIndex[length] = index;
-    }
-    count[length]! += 1;
+  let length = CODE_LENGTHS[order[0]!]!;
+  for (const symbol of order) {
+    code *= 2 ** (CODE_LENGTHS[symbol]! - length);
+    length = CODE_LENGTHS[symbol]!;
     codes[symbol] = code;
     code += 1;
-  });
-  return { symbols, firstCode, firstIndex, count, codes };
+  }
+  return codes;
 }
 
-const TABLE = buildTable();
+const CODES = canonicalCodes();
 
 /** The code of a symbol and its length, for tests and encoders. */
 export function huffmanCode(symbol: number): { code: number; length: number } {
-  return { code: TABLE.codes[symbol]!, length: CODE_LENGTHS[symbol]! };
+  return { code: CODES[symbol]!, length: CODE_LENGTHS[symbol]! };
 }
+
+/**
+ * A nibble-at-a-time decoding automaton over the code tree (states are the tree's inner nodes,
+ * the root is state 0): for each state and 4 input bits, the state after them and the symbol
+ * completed on the way, if any (codes are at least 5 bits long, so at most one).
+ */
+interface Automaton {
+  next: Uint16Array;
+  /** Symbol emitted on the transition, -1 for none, -2 when the bits spell EOS. */
+  emit: Int16Array;
+  /** Per state: the bits since the last symbol are all ones and at most 7 (valid padding). */
+  padding: Uint8Array;
+}
+
+function buildAutomaton(): Automaton {
+  // Inner nodes: children[2n] / children[2n+1]; values >= 0 are inner nodes, < 0 are leaves (-1 - symbol).
+  const children: number[] = [0, 0];
+  const depth: number[] = [0];
+  const ones: boolean[] = [true];
+  const fresh = (): number => {
+    children.push(0, 0);
+    return depth.length;
+  };
+  CODE_LENGTHS.forEach((length, symbol) => {
+    const code = CODES[symbol]!;
+    let node = 0;
+    for (let bit = length - 1; bit >= 0; bit--) {
+      const b = Math.floor(code / 2 ** bit) % 2;
+      const slot = 2 * node + b;
+      if (bit === 0) {
+        children[slot] = -1 - symbol;
+      } else {
+        if (children[slot] === 0) {
+          const inner = fresh();
+          depth.push(depth[node]! + 1);
+          ones.push(ones[node]! && b === 1);
+          children[slot] = inner;
+        }
+        node = children[slot]!;
+      }
+    }
+  });
+  const states = depth.length;
+  const next = new Uint16Array(states * 16);
+  const emit = new Int16Array(states * 16).fill(-1);
+  const padding = new Uint8Array(states);
+  for (let state = 0; state < states; state++) {
+    padding[state] = ones[state]! && depth[state]! <= 7 ? 1 : 0;
+    for (let nibble = 0; nibble < 16; nibble++) {
+      let node = state;
+      for (let bit = 3; bit >= 0; bit--) {
+        const child = children[2 * node + ((nibble >> bit) & 1)]!;
+        if (child >= 0) {
+          node = child;
+          continue;
+        }
+        const symbol = -1 - child;
+        emit[state * 16 + nibble] = symbol === EOS ? -2 : symbol;
+        node = 0;
+      }
+      next[state * 16 + nibble] = node;
+    }
+  }
+  return { next, emit, padding };
+}
+
+const AUTOMATON = buildAutomaton();
 
 /**
  * Decodes a Huffman-coded HPACK string literal to a latin1 string (one char per octet).
@@ -77,33 +122,21 @@ export function huffmanCode(symbol: number): { code: number; length: number } {
  * than 7 bits, padding that is not the most significant bits of EOS (all ones).
  */
 export function huffmanDecode(input: Buffer): string {
-  // The shortest code is 5 bits, so the output has at most 8/5 as many octets as the input.
-  const out = Buffer.allocUnsafe(Math.ceil((input.length * 8) / 5));
-  let written = 0;
-  let code = 0;
-  let length = 0;
-  let allOnes = true;
+  const { next, emit, padding } = AUTOMATON;
+  let out = '';
+  let state = 0;
   for (let i = 0; i < input.length; i++) {
     const byte = input[i]!;
-    for (let bit = 7; bit >= 0; bit--) {
-      const b = (byte >> bit) & 1;
-      code = code * 2 + b;
-      length += 1;
-      allOnes &&= b === 1;
-      const offset = code - TABLE.firstCode[length]!;
-      if (TABLE.firstCode[length] !== -1 && offset >= 0 && offset < TABLE.count[length]!) {
-        const symbol = TABLE.symbols[TABLE.firstIndex[length]! + offset]!;
-        if (symbol === EOS) throw new Error('HPACK Huffman string contains the EOS symbol');
-        out[written++] = symbol;
-        code = 0;
-        length = 0;
-        allOnes = true;
-      } else if (length >= MAX_CODE_LENGTH) {
-        throw new Error('HPACK Huffman string contains an invalid code');
-      }
+    for (let shift = 4; shift >= 0; shift -= 4) {
+      const index = state * 16 + ((byte >> shift) & 0x0f);
+      const symbol = emit[index]!;
+      if (symbol === -2) throw new Error('HPACK Huffman string contains the EOS symbol');
+      if (symbol >= 0) out += String.fromCharCode(symbol);
+      state = next[index]!;
     }
   }
-  if (length > 7) throw new Error(`HPACK Huffman string ends with ${length} bits of padding (at most 7 allowed)`);
-  if (!allOnes) throw new Error('HPACK Huffman string padding is not a prefix of EOS');
-  return out.toString('latin1', 0, written);
+  if (state !== 0 && !padding[state]) {
+    throw new Error('HPACK Huffman string ends with padding that is not at most 7 one-bits (a prefix of EOS)');
+  }
+  return out;
 }

@@ -160,8 +160,10 @@ describe('HPACK Huffman code', () => {
   });
 
   it('rejects padding that is too long or not all ones, and EOS in the data', () => {
-    expect(() => huffmanDecode(hex('ff'))).toThrow('8 bits of padding');
-    expect(() => huffmanDecode(hex('00'))).toThrow('not a prefix of EOS');
+    // 8 one-bits of padding (too long), then 5 zero-bits spelling '0' and 3 zero-bits of padding.
+    expect(() => huffmanDecode(hex('ff'))).toThrow('padding that is not at most 7 one-bits');
+    expect(() => huffmanDecode(hex('00'))).toThrow('padding that is not at most 7 one-bits');
+    expect(huffmanDecode(hex('07'))).toBe('0');
     expect(() => huffmanDecode(hex('ffff ffff'))).toThrow('EOS');
   });
 });

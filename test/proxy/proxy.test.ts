@@ -256,6 +256,22 @@ describe('CRI proxy hop against a grpc-js runtime', () => {
     expect(fake.calls.at(-1)?.request.equals(request)).toBe(true);
   });
 
+  it('passes a compressed intercepted request through unmodified without calling the interceptor', async () => {
+    const gzipClient = new grpc.Client(`unix://${proxy.listenPath}`, grpc.credentials.createInsecure(), {
+      'grpc.default_compression_algorithm': 2,
+    });
+    try {
+      const callsBefore = interceptor.calls.length;
+      const request = Buffer.alloc(10_000, 'k');
+      const outcome = await unary(gzipClient, CREATE_CONTAINER, request);
+      expect(outcome.status.code).toBe(grpc.status.OK);
+      expect(fake.calls.at(-1)?.request.equals(request)).toBe(true);
+      expect(interceptor.calls.length).toBe(callsBefore);
+    } finally {
+      gzipClient.close();
+    }
+  });
+
   it('answers a rejected call with the interceptor code and message; the runtime sees it cancelled', async () => {
     interceptor.decide = async () => ({ action: 'reject', code: grpc.status.FAILED_PRECONDITION, message: 'profile "x" not allowed: 50% off' });
     const handledBefore = fake.calls.filter((c) => c.method === CREATE_CONTAINER).length;
