@@ -1,35 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { readFile, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomically } from '../files/atomic-write.js';
 import { digestOf, parseDigest, type DigestAlgorithm } from './digest.js';
 import { ArtifactError } from './errors.js';
-
-/** Writes a file so that readers see the old content or the whole new content, even across a crash. */
-async function writeAtomically(file: string, bytes: Buffer | string): Promise<void> {
-  const dir = path.dirname(file);
-  await mkdir(dir, { recursive: true });
-  const temp = path.join(dir, `.tmp-${path.basename(file)}-${randomBytes(6).toString('hex')}`);
-  try {
-    const handle = await open(temp, 'wx', 0o644);
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, file);
-  } catch (error) {
-    await unlink(temp).catch(() => undefined);
-    throw error;
-  }
-  // The rename is durable only once the directory entry is.
-  const dirHandle = await open(dir, 'r');
-  try {
-    await dirHandle.sync();
-  } finally {
-    await dirHandle.close();
-  }
-}
 
 /**
  * Content-addressed files under `<stateDir>/blobs/<algorithm>/<hex>`: manifests and layers by
@@ -69,7 +42,7 @@ export class ContentStore {
     if (digestOf(bytes, algorithm) !== digest) {
       throw new ArtifactError('DigestMismatch', `refusing to store content under ${digest}: it has another digest`);
     }
-    await writeAtomically(file, bytes);
+    await writeFileAtomically(file, bytes);
   }
 
   /** The digest a tag last resolved to, as persisted by `putTag`. */
@@ -84,6 +57,6 @@ export class ContentStore {
   }
 
   async putTag(reference: string, digest: string, resolvedAt = new Date()): Promise<void> {
-    await writeAtomically(this.tagPath(reference), `${JSON.stringify({ reference, digest, resolvedAt: resolvedAt.toISOString() })}\n`);
+    await writeFileAtomically(this.tagPath(reference), `${JSON.stringify({ reference, digest, resolvedAt: resolvedAt.toISOString() })}\n`);
   }
 }

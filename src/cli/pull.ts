@@ -4,7 +4,7 @@ import { parseProfile } from '../seccomp/index.js';
 import { loadConfigFromFlags, parseCommandArgs } from './options.js';
 import { allowPlainHttpFor } from './registry-flags.js';
 import { UsageError } from './usage.js';
-import { writeFileAtomically } from './write-file.js';
+import { writeFileAtomically } from '../files/atomic-write.js';
 
 const PULL_OPTIONS = {
   output: { type: 'string', short: 'o' },

@@ -1,3 +1,4 @@
+import { CONTAINERD_DEFAULT_CAPABILITIES } from '../seccomp/index.js';
 import type { SignaturePolicy } from '../signature/index.js';
 import type { Schema } from './schema.js';
 
@@ -40,24 +41,6 @@ export interface ShimSettings {
   /** Which profiles need signatures, and whose count. */
   signature: SignaturePolicy;
 }
-
-/** containerd's CRI default capability set (the `oci` package's defaults). */
-const CONTAINERD_DEFAULT_CAPABILITIES = [
-  'CAP_CHOWN',
-  'CAP_DAC_OVERRIDE',
-  'CAP_FSETID',
-  'CAP_FOWNER',
-  'CAP_MKNOD',
-  'CAP_NET_RAW',
-  'CAP_SETGID',
-  'CAP_SETUID',
-  'CAP_SETFCAP',
-  'CAP_SETPCAP',
-  'CAP_NET_BIND_SERVICE',
-  'CAP_SYS_CHROOT',
-  'CAP_KILL',
-  'CAP_AUDIT_WRITE',
-];
 
 export function defaultSettings(): ShimSettings {
   return {
