@@ -1,4 +1,7 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { LRUCache } from 'lru-cache';
+import { writeFileAtomically } from '../files/atomic-write.js';
 import type { ImageAnnotationSource } from './ports.js';
 import type { RuntimeQueries } from './runtime-queries.js';
 
@@ -10,14 +13,27 @@ export interface ManifestAnnotationReader {
 /**
  * Image annotations for a container's image. containerd's CRI does not return manifest
  * annotations, so they are read from the registry by the digest the runtime recorded for the
- * image; a digest's manifest never changes, so each is read once.
+ * image. A digest's manifest never changes, so each is read once: kept in memory and under
+ * `<stateDir>/image-annotations/`, so that after a restart a node whose images are already
+ * known does not depend on their registries being reachable.
  */
 export function createImageAnnotationSource(
   runtime: Pick<RuntimeQueries, 'imageRepoDigests'>,
   manifests: ManifestAnnotationReader,
-  cacheEntries: number,
+  options: { stateDir: string; cacheEntries: number },
 ): ImageAnnotationSource {
-  const byDigest = new LRUCache<string, Record<string, string>>({ max: cacheEntries });
+  const byDigest = new LRUCache<string, Record<string, string>>({ max: options.cacheEntries });
+  const dir = path.join(options.stateDir, 'image-annotations');
+  const fileOf = (digest: string) => path.join(dir, `${digest.replace(':', '-')}.json`);
+
+  async function stored(digest: string): Promise<Record<string, string> | undefined> {
+    try {
+      return JSON.parse(await readFile(fileOf(digest), 'utf8')) as Record<string, string>;
+    } catch {
+      return undefined;
+    }
+  }
+
   return {
     async annotationsOf(image, signal) {
       const repoDigests = await runtime.imageRepoDigests(image);
@@ -25,10 +41,13 @@ export function createImageAnnotationSource(
       // the node): there is no manifest to read annotations from.
       const repoDigest = repoDigests[0];
       if (repoDigest === undefined) return {};
-      const known = byDigest.get(repoDigest);
-      if (known) return known;
-      const annotations = await manifests.imageAnnotations(repoDigest, { signal });
-      byDigest.set(repoDigest, annotations);
+      const digest = repoDigest.slice(repoDigest.lastIndexOf('@') + 1);
+      let annotations = byDigest.get(digest) ?? (await stored(digest));
+      if (annotations === undefined) {
+        annotations = await manifests.imageAnnotations(repoDigest, { signal });
+        await writeFileAtomically(fileOf(digest), JSON.stringify(annotations));
+      }
+      byDigest.set(digest, annotations);
       return annotations;
     },
   };

@@ -47,7 +47,7 @@ export function createInjector(settings: ShimSettings, logger: Logger): Injector
         return { ...found.annotations, ...found.platformManifest?.annotations };
       },
     },
-    settings.artifact.cacheEntries,
+    { stateDir: settings.stateDir, cacheEntries: settings.artifact.cacheEntries },
   );
   const profiles = createProfilePreparer({
     artifacts,

@@ -47,7 +47,7 @@ describe('createImageAnnotationSource', () => {
           return { 'seccomp-profile.kubernetes.cri-o.io': 'r.example/p:v1' };
         },
       },
-      10,
+      { stateDir: dir, cacheEntries: 10 },
     );
     const signal = new AbortController().signal;
     expect(await source.annotationsOf('sha256:img', signal)).toEqual({ 'seccomp-profile.kubernetes.cri-o.io': 'r.example/p:v1' });
@@ -55,11 +55,24 @@ describe('createImageAnnotationSource', () => {
     expect(reads).toEqual(['r.example/app@sha256:1']);
   });
 
+  it('after a restart, reads a known digest from the state directory, not the registry', async () => {
+    const runtime = { imageRepoDigests: async () => ['r.example/app@sha256:2'] };
+    const first = createImageAnnotationSource(runtime, { imageAnnotations: async () => ({ a: 'b' }) }, { stateDir: dir, cacheEntries: 10 });
+    await first.annotationsOf('sha256:img', new AbortController().signal);
+    expect(readdirSync(path.join(dir, 'image-annotations'))).toEqual(['sha256-2.json']);
+    const restarted = createImageAnnotationSource(
+      runtime,
+      { imageAnnotations: async () => Promise.reject(new Error('registry down')) },
+      { stateDir: dir, cacheEntries: 10 },
+    );
+    expect(await restarted.annotationsOf('sha256:img', new AbortController().signal)).toEqual({ a: 'b' });
+  });
+
   it('an image never pulled from a registry has no annotations to read', async () => {
     const source = createImageAnnotationSource(
       { imageRepoDigests: async () => [] },
       { imageAnnotations: async () => Promise.reject(new Error('must not be called')) },
-      10,
+      { stateDir: dir, cacheEntries: 10 },
     );
     expect(await source.annotationsOf('localhost/pause:latest', new AbortController().signal)).toEqual({});
   });
@@ -68,7 +81,7 @@ describe('createImageAnnotationSource', () => {
     const source = createImageAnnotationSource(
       { imageRepoDigests: async () => ['r.example/app@sha256:1'] },
       { imageAnnotations: async () => Promise.reject(new Error('registry down')) },
-      10,
+      { stateDir: dir, cacheEntries: 10 },
     );
     await expect(source.annotationsOf('sha256:img', new AbortController().signal)).rejects.toThrow('registry down');
   });
