@@ -2,6 +2,7 @@ import type { CallInterceptor, InterceptDecision, InterceptedCall } from '../pro
 import type { Logger } from '../log/logger.js';
 import type { ShimSettings } from '../config/index.js';
 import {
+  annotationNameOf,
   foundAnnotationMessage,
   needsImageAnnotations,
   resolveProfileAnnotation,
@@ -52,7 +53,10 @@ async function injectSeccompProfile(deps: CreateContainerInjectorDeps, call: Int
   const gate = seccompGate(facts.securityContext);
   if (!gate.apply) {
     log.debug({ reason: gate.reason }, 'Seccomp profile annotations not considered');
-    if (gate.privileged) log.info('Privileged container gets no seccomp profile: annotations ignored');
+    // Said only where the pod asked for a profile: every privileged system pod would repeat it.
+    if (gate.privileged && Object.keys(facts.podAnnotations).some((key) => annotationNameOf(key) !== undefined)) {
+      log.info('Privileged container runs without seccomp: its seccomp profile annotation is ignored');
+    }
     return unchanged;
   }
 

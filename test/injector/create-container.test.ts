@@ -4,7 +4,7 @@ import { ArtifactError } from '../../src/artifact/index.js';
 import { criType } from '../../src/cri/proto.js';
 import { APPLIED_PROFILE_ANNOTATION, CREATE_CONTAINER, createContainerInjector } from '../../src/injector/index.js';
 import type { ContainerTarget, PreparedProfile } from '../../src/injector/ports.js';
-import { silentLogger } from '../../src/log/logger.js';
+import { createLogger, silentLogger, type Logger } from '../../src/log/logger.js';
 import { SignatureError } from '../../src/signature/index.js';
 import { ProfileError } from '../../src/seccomp/index.js';
 
@@ -40,6 +40,7 @@ function decode(bytes: Buffer): Record<string, unknown> {
 }
 
 interface Fakes {
+  logger?: Logger;
   handler?: string;
   imageAnnotations?: Record<string, string>;
   prepare?: (reference: string, target: ContainerTarget) => Promise<PreparedProfile>;
@@ -68,7 +69,7 @@ function injector(fakes: Fakes = {}) {
           : { path: '/var/lib/seccomp-oci-shim/profiles/x.json', manifestDigest: DIGEST, publishedLength: 42 };
       },
     },
-    logger: silentLogger(),
+    logger: fakes.logger ?? silentLogger(),
   });
   const run = (message: Buffer) =>
     interceptor.intercept({ method: CREATE_CONTAINER, message, requestId: 'r-1', signal: new AbortController().signal });
@@ -177,5 +178,21 @@ describe('createContainerInjector', () => {
     expect(decision.code).toBe(code);
     if (typeof message === 'string') expect(decision.message).toBe(message);
     else expect(decision.message).toMatch(message);
+  });
+
+  it('says in the log that a privileged container ignores its annotation, and stays quiet for other privileged ones', async () => {
+    const lines: { msg: string; id?: string; name?: string }[] = [];
+    const logger = createLogger({ level: 'info', destination: { write: (line: string) => void lines.push(JSON.parse(line)) } });
+    const { run } = injector({ logger });
+    await run(request({ securityContext: { privileged: true } }));
+    expect(lines).toEqual([]);
+    await run(request({ podAnnotations: { [`${KEY}/POD`]: REF }, securityContext: { privileged: true } }));
+    expect(lines).toEqual([
+      expect.objectContaining({
+        msg: 'Privileged container runs without seccomp: its seccomp profile annotation is ignored',
+        id: 'r-1',
+        name: CREATE_CONTAINER,
+      }),
+    ]);
   });
 });
