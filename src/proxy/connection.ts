@@ -1,12 +1,11 @@
 import net from 'node:net';
 import { newRequestId, type Logger } from '../log/logger.js';
 import type { CallInterceptor, InterceptDecision, InterceptedCall } from './api.js';
-import { FrameReader, joined } from './frame-reader.js';
+import { FrameReader, joined, type FrameBytes } from './frame-reader.js';
 import { FrameSink } from './frame-sink.js';
 import {
   CLIENT_PREFACE,
   ErrorCode,
-  FRAME_HEADER_LENGTH,
   Flag,
   FrameType,
   dataContent,
@@ -15,7 +14,6 @@ import {
   headersFragment,
   parseSettings,
   rstStreamFrame,
-  windowIncrement,
   windowUpdateFrame,
   type FrameHeader,
 } from './frames.js';
@@ -85,10 +83,6 @@ class PauseGate {
 }
 
 class ProtocolError extends Error {}
-
-function payloadOf(parts: Buffer[]): Buffer {
-  return joined(parts).subarray(FRAME_HEADER_LENGTH);
-}
 
 /**
  * One client connection and its own connection to the runtime: a byte pipe that cuts the stream
@@ -375,35 +369,35 @@ export class ProxyConnection {
     else this.clientGate.delete('flow');
   }
 
-  private onClientFrame(header: FrameHeader, parts: Buffer[]): void {
+  private onClientFrame(header: FrameHeader, frame: FrameBytes): void {
     switch (header.type) {
       case FrameType.HEADERS:
         this.clientBlock = {
           streamId: header.streamId,
           endStream: (header.flags & Flag.END_STREAM) !== 0,
-          fragments: [headersFragment(header.flags, payloadOf(parts))],
+          fragments: [headersFragment(header.flags, frame.payload())],
         };
-        this.toRuntime.forward(parts, header);
+        this.toRuntime.forward(frame, header);
         if (header.flags & Flag.END_HEADERS) this.onClientHeaderBlock();
         return;
       case FrameType.CONTINUATION:
-        this.clientBlock?.fragments.push(payloadOf(parts));
-        this.toRuntime.forward(parts, header);
+        this.clientBlock?.fragments.push(frame.payload());
+        this.toRuntime.forward(frame, header);
         if (header.flags & Flag.END_HEADERS) this.onClientHeaderBlock();
         return;
       case FrameType.DATA:
-        this.onClientDataFrame(header, parts);
+        this.onClientDataFrame(header, frame);
         return;
       case FrameType.RST_STREAM: {
         // A stream we reset towards the runtime already: the runtime needs no second reset.
         if (this.discarded.has(header.streamId)) return;
-        this.toRuntime.forward(parts, header);
+        this.toRuntime.forward(frame, header);
         const stream = this.streams.get(header.streamId);
         if (stream) this.finishStream(stream, 'reset by client');
         return;
       }
       default:
-        this.toRuntime.forward(parts, header);
+        this.toRuntime.forward(frame, header);
     }
   }
 
@@ -462,7 +456,7 @@ export class ProxyConnection {
     this.streams.set(id, stream);
   }
 
-  private onClientDataFrame(header: FrameHeader, parts: Buffer[]): void {
+  private onClientDataFrame(header: FrameHeader, frame: FrameBytes): void {
     const endStream = (header.flags & Flag.END_STREAM) !== 0;
     const stream = this.streams.get(header.streamId);
     if (this.discarded.has(header.streamId)) {
@@ -472,7 +466,7 @@ export class ProxyConnection {
     const interception = stream?.interception;
     if (stream && interception?.phase === 'holding') {
       this.giveBack(header.streamId, header.length, !endStream);
-      const content = dataContent(header.flags, payloadOf(parts));
+      const content = dataContent(header.flags, frame.payload());
       interception.held.push(content);
       interception.heldBytes += content.length;
       if (interception.heldBytes > MAX_INTERCEPTED_BODY_BYTES) {
@@ -490,7 +484,7 @@ export class ProxyConnection {
       return;
     }
     this.window.forwarded(header.length);
-    this.toRuntime.forward(parts, header);
+    this.toRuntime.forward(frame, header);
     if (stream && endStream) stream.clientEnded = true;
   }
 
@@ -672,14 +666,14 @@ export class ProxyConnection {
   }
 
   /** Handles one runtime frame; true when the runtime's windows may have grown. */
-  private onRuntimeFrame(header: FrameHeader, parts: Buffer[]): boolean {
+  private onRuntimeFrame(header: FrameHeader, frame: FrameBytes): boolean {
     switch (header.type) {
       case FrameType.SETTINGS:
-        if (!(header.flags & Flag.ACK)) this.window.applySettings(parseSettings(payloadOf(parts)));
-        this.toClient.forward(parts, header);
+        if (!(header.flags & Flag.ACK)) this.window.applySettings(parseSettings(frame.payload()));
+        this.toClient.forward(frame, header);
         return true;
       case FrameType.WINDOW_UPDATE:
-        this.onRuntimeWindowUpdate(header, parts);
+        this.onRuntimeWindowUpdate(header, frame);
         return true;
       case FrameType.HEADERS:
         if (this.discarded.has(header.streamId)) {
@@ -691,20 +685,20 @@ export class ProxyConnection {
         this.runtimeBlock = {
           streamId: header.streamId,
           endStream: (header.flags & Flag.END_STREAM) !== 0,
-          fragments: this.runtimeDecoder ? [headersFragment(header.flags, payloadOf(parts))] : [],
+          fragments: this.runtimeDecoder ? [headersFragment(header.flags, frame.payload())] : [],
         };
-        this.toClient.forward(parts, header);
+        this.toClient.forward(frame, header);
         if (header.flags & Flag.END_HEADERS) this.onRuntimeHeaderBlock();
         return false;
       case FrameType.CONTINUATION:
-        if (this.runtimeDecoder) this.runtimeBlock?.fragments.push(payloadOf(parts));
-        this.toClient.forward(parts, header);
+        if (this.runtimeDecoder) this.runtimeBlock?.fragments.push(frame.payload());
+        this.toClient.forward(frame, header);
         if (header.flags & Flag.END_HEADERS) this.onRuntimeHeaderBlock();
         return false;
       case FrameType.PUSH_PROMISE:
         // gRPC never pushes; rather than decode promise blocks, stop decoding for debug lines.
         this.runtimeDecoder = undefined;
-        this.toClient.forward(parts, header);
+        this.toClient.forward(frame, header);
         return false;
       case FrameType.DATA: {
         if (this.discarded.has(header.streamId)) {
@@ -712,38 +706,38 @@ export class ProxyConnection {
           if (header.length > 0) this.toRuntime.inject(windowUpdateFrame(0, header.length));
           return false;
         }
-        this.toClient.forward(parts, header);
+        this.toClient.forward(frame, header);
         const stream = this.streams.get(header.streamId);
         if (stream && header.flags & Flag.END_STREAM) this.finishStream(stream, undefined);
         return false;
       }
       case FrameType.RST_STREAM: {
         if (this.discarded.delete(header.streamId)) return false;
-        this.toClient.forward(parts, header);
+        this.toClient.forward(frame, header);
         const stream = this.streams.get(header.streamId);
         if (stream) this.finishStream(stream, 'reset by runtime');
         return false;
       }
       case FrameType.GOAWAY:
-        this.runtimeLastStreamId = payloadOf(parts).readUInt32BE(0) & 0x7fff_ffff;
-        this.toClient.forward(parts, header);
+        this.runtimeLastStreamId = frame.payloadUInt31();
+        this.toClient.forward(frame, header);
         return false;
       default:
-        this.toClient.forward(parts, header);
+        this.toClient.forward(frame, header);
         return false;
     }
   }
 
-  private onRuntimeWindowUpdate(header: FrameHeader, parts: Buffer[]): void {
-    const increment = windowIncrement(payloadOf(parts));
+  private onRuntimeWindowUpdate(header: FrameHeader, frame: FrameBytes): void {
+    const increment = frame.payloadUInt31();
     if (header.streamId !== 0) {
       if (this.discarded.has(header.streamId)) return;
       this.window.onStreamUpdate(header.streamId, increment);
-      this.toClient.forward(parts, header);
+      this.toClient.forward(frame, header);
       return;
     }
     const share = this.window.onConnectionUpdate(increment);
-    if (share === increment) this.toClient.forward(parts, header);
+    if (share === increment) this.toClient.forward(frame, header);
     else if (share > 0) this.toClient.inject(windowUpdateFrame(0, share));
   }
 

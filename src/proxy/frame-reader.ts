@@ -1,11 +1,44 @@
 import { FRAME_HEADER_LENGTH, readFrameHeader, type FrameHeader } from './frames.js';
 
 /**
- * Cuts a byte stream into whole HTTP/2 frames without copying: a frame is handed out as slices
- * of the chunks it arrived in (one slice in the common case), so forwarding it costs no copy.
+ * The bytes of one frame (header included) exactly as received, without copying: a range of the
+ * chunk that holds the whole frame, or, for a frame that arrived split across chunks, its pieces
+ * in order. The range form needs no Buffer object of its own, which is what keeps the per-frame
+ * cost low: most frames are forwarded without their bytes ever being looked at.
  */
+export class FrameBytes {
+  constructor(
+    readonly chunk: Buffer,
+    readonly start: number,
+    readonly end: number,
+    /** Set only for a frame that spans chunks; `chunk`, `start` and `end` are then unused. */
+    readonly pieces: readonly Buffer[] | undefined,
+  ) {}
+
+  /** The frame as one contiguous buffer (a slice, or a copy for a split frame). */
+  whole(): Buffer {
+    if (this.pieces === undefined) return this.chunk.subarray(this.start, this.end);
+    return this.pieces.length === 1 ? this.pieces[0]! : Buffer.concat(this.pieces);
+  }
+
+  /** The frame's payload, after the 9-byte header. */
+  payload(): Buffer {
+    if (this.pieces === undefined) return this.chunk.subarray(this.start + FRAME_HEADER_LENGTH, this.end);
+    return this.whole().subarray(FRAME_HEADER_LENGTH);
+  }
+
+  /** The 31-bit value at the start of the payload (WINDOW_UPDATE increment, GOAWAY last stream). */
+  payloadUInt31(): number {
+    if (this.pieces !== undefined) return this.payload().readUInt32BE(0) & 0x7fff_ffff;
+    return this.chunk.readUInt32BE(this.start + FRAME_HEADER_LENGTH) & 0x7fff_ffff;
+  }
+}
+
+/** Cuts a byte stream into whole HTTP/2 frames without copying (see FrameBytes). */
 export class FrameReader {
   private chunks: Buffer[] = [];
+  /** Bytes of chunks[0] already handed out: chunks are never re-sliced to drop a consumed head. */
+  private offset = 0;
   private buffered = 0;
   private head: FrameHeader | undefined;
 
@@ -19,8 +52,8 @@ export class FrameReader {
     return this.buffered;
   }
 
-  /** Removes `n` raw bytes (the connection preface) once they have arrived; false if not yet. */
-  skip(n: number): Buffer[] | undefined {
+  /** Removes `n` raw bytes (the connection preface) once they have arrived; undefined if not yet. */
+  skip(n: number): FrameBytes | undefined {
     if (this.buffered < n) return undefined;
     return this.takeBytes(n);
   }
@@ -31,42 +64,67 @@ export class FrameReader {
       if (this.buffered < FRAME_HEADER_LENGTH) return undefined;
       const first = this.chunks[0]!;
       this.head =
-        first.length >= FRAME_HEADER_LENGTH
-          ? readFrameHeader(first)
-          : readFrameHeader(Buffer.concat(this.chunks, FRAME_HEADER_LENGTH));
+        first.length - this.offset >= FRAME_HEADER_LENGTH
+          ? readFrameHeader(first, this.offset)
+          : readFrameHeader(this.copyHead(FRAME_HEADER_LENGTH));
     }
     return this.buffered >= FRAME_HEADER_LENGTH + this.head.length ? this.head : undefined;
   }
 
-  /** Removes the frame `peek` returned; its bytes (header included) as slices of the input. */
-  take(): Buffer[] {
+  /** Removes the frame `peek` returned. */
+  take(): FrameBytes {
     const head = this.head;
     if (head === undefined) throw new Error('FrameReader.take() called without a complete frame');
     this.head = undefined;
     return this.takeBytes(FRAME_HEADER_LENGTH + head.length);
   }
 
-  private takeBytes(n: number): Buffer[] {
-    const out: Buffer[] = [];
+  private takeBytes(n: number): FrameBytes {
+    this.buffered -= n;
+    const first = this.chunks[0]!;
+    const start = this.offset;
+    if (first.length - start >= n) {
+      this.advance(first, start + n);
+      return new FrameBytes(first, start, start + n, undefined);
+    }
+    const pieces: Buffer[] = [];
     let needed = n;
     while (needed > 0) {
-      const first = this.chunks[0]!;
-      if (first.length <= needed) {
-        out.push(first);
-        this.chunks.shift();
-        needed -= first.length;
-      } else {
-        out.push(first.subarray(0, needed));
-        this.chunks[0] = first.subarray(needed);
-        needed = 0;
-      }
+      const chunk = this.chunks[0]!;
+      const from = this.offset;
+      const to = Math.min(chunk.length, from + needed);
+      pieces.push(from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to));
+      needed -= to - from;
+      this.advance(chunk, to);
     }
-    this.buffered -= n;
+    return new FrameBytes(first, 0, 0, pieces);
+  }
+
+  /** The first `n` buffered bytes, copied, without consuming them (a frame header split across chunks). */
+  private copyHead(n: number): Buffer {
+    const out = Buffer.allocUnsafe(n);
+    let copied = 0;
+    let offset = this.offset;
+    for (const chunk of this.chunks) {
+      copied += chunk.copy(out, copied, offset, Math.min(chunk.length, offset + n - copied));
+      offset = 0;
+      if (copied === n) break;
+    }
     return out;
+  }
+
+  /** Marks `chunk` (the first) consumed up to `to`, dropping it once it is used up. */
+  private advance(chunk: Buffer, to: number): void {
+    if (to === chunk.length) {
+      this.chunks.shift();
+      this.offset = 0;
+    } else {
+      this.offset = to;
+    }
   }
 }
 
-/** One contiguous buffer for slices that may span chunks. */
+/** One contiguous buffer for pieces (header block fragments) that may be separate. */
 export function joined(parts: Buffer[]): Buffer {
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }

@@ -1,16 +1,19 @@
 import type { Socket } from 'node:net';
+import type { FrameBytes } from './frame-reader.js';
 import { Flag, FrameType, type FrameHeader } from './frames.js';
 
 /**
  * The writing end of one direction. Forwarded frames and frames of the proxy's own are written
  * whole and in order; a frame of our own never lands inside a header block (HEADERS or
  * PUSH_PROMISE without END_HEADERS up to its last CONTINUATION), which HTTP/2 forbids, so it
- * waits for the block to end. Adjacent slices of one received chunk are written as one buffer.
+ * waits for the block to end. Adjacent frames of one received chunk are written as one buffer:
+ * the chunk itself when they cover all of it, else one slice.
  */
 export class FrameSink {
   private batch: Buffer[] = [];
-  /** The run being collected: `runEnd` bytes of `runBase` from its start, not yet in `batch`. */
-  private runBase: Buffer | undefined;
+  /** The run being collected: bytes `runStart` to `runEnd` of `runChunk`, not yet in `batch`. */
+  private runChunk: Buffer | undefined;
+  private runStart = 0;
   private runEnd = 0;
   private deferred: Buffer[] = [];
   private inHeaderBlock = false;
@@ -23,19 +26,19 @@ export class FrameSink {
   }
 
   /** Raw bytes that are not a frame (the connection preface). */
-  forwardRaw(parts: Buffer[]): void {
-    for (const part of parts) this.append(part);
+  forwardRaw(bytes: FrameBytes): void {
+    this.appendBytes(bytes);
   }
 
-  forward(parts: Buffer[], header: FrameHeader): void {
-    for (const part of parts) this.append(part);
+  forward(frame: FrameBytes, header: FrameHeader): void {
+    this.appendBytes(frame);
     if (header.type === FrameType.HEADERS || header.type === FrameType.PUSH_PROMISE) {
       this.inHeaderBlock = (header.flags & Flag.END_HEADERS) === 0;
     } else if (header.type === FrameType.CONTINUATION && header.flags & Flag.END_HEADERS) {
       this.inHeaderBlock = false;
     }
     if (!this.inHeaderBlock && this.deferred.length > 0) {
-      for (const frame of this.deferred) this.append(frame);
+      for (const frame of this.deferred) this.append(frame, 0, frame.length);
       this.deferred = [];
     }
   }
@@ -43,12 +46,12 @@ export class FrameSink {
   /** A frame of the proxy's own: written now, or right after the header block in progress. */
   inject(frame: Buffer): void {
     if (this.inHeaderBlock) this.deferred.push(frame);
-    else this.append(frame);
+    else this.append(frame, 0, frame.length);
   }
 
   /** Writes what has been collected; false when the socket asks the writer to wait for 'drain'. */
   flush(): boolean {
-    if (this.runBase === undefined && this.batch.length === 0) return true;
+    if (this.runChunk === undefined && this.batch.length === 0) return true;
     this.closeRun();
     const batch = this.batch;
     this.batch = [];
@@ -60,22 +63,28 @@ export class FrameSink {
     return !this.socket.writableNeedDrain;
   }
 
-  /** Extends the current run when `part` continues it in memory, else starts a new one. */
-  private append(part: Buffer): void {
-    const base = this.runBase;
-    if (base !== undefined && part.buffer === base.buffer && base.byteOffset + this.runEnd === part.byteOffset) {
-      this.runEnd += part.length;
+  private appendBytes(bytes: FrameBytes): void {
+    if (bytes.pieces === undefined) this.append(bytes.chunk, bytes.start, bytes.end);
+    else for (const piece of bytes.pieces) this.append(piece, 0, piece.length);
+  }
+
+  /** Extends the current run when bytes `start` to `end` of `chunk` continue it, else starts a new one. */
+  private append(chunk: Buffer, start: number, end: number): void {
+    if (chunk === this.runChunk && start === this.runEnd) {
+      this.runEnd = end;
       return;
     }
     this.closeRun();
-    this.runBase = part;
-    this.runEnd = part.length;
+    this.runChunk = chunk;
+    this.runStart = start;
+    this.runEnd = end;
   }
 
   private closeRun(): void {
-    const base = this.runBase;
-    if (base === undefined) return;
-    this.batch.push(this.runEnd === base.length ? base : Buffer.from(base.buffer, base.byteOffset, this.runEnd));
-    this.runBase = undefined;
+    const chunk = this.runChunk;
+    if (chunk === undefined) return;
+    const whole = this.runStart === 0 && this.runEnd === chunk.length;
+    this.batch.push(whole ? chunk : chunk.subarray(this.runStart, this.runEnd));
+    this.runChunk = undefined;
   }
 }

@@ -128,11 +128,6 @@ export function parseSettings(payload: Buffer): Array<[number, number]> {
   return out;
 }
 
-/** The window increment of a WINDOW_UPDATE payload (reserved bit cleared). */
-export function windowIncrement(payload: Buffer): number {
-  return payload.readUInt32BE(0) & 0x7fff_ffff;
-}
-
 /** Strips the pad length byte and padding of a PADDED frame's payload. */
 function withoutPadding(flags: number, payload: Buffer, what: string): Buffer {
   if (!(flags & Flag.PADDED)) return payload;

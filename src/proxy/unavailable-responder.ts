@@ -10,7 +10,6 @@ import {
   settingsAckFrame,
   settingsFrame,
 } from './frames.js';
-import { joined } from './frame-reader.js';
 import { GrpcCode, statusFrame } from './grpc-status.js';
 
 /** A client that opens no stream at all is let go after this long. */
@@ -53,7 +52,7 @@ export class UnavailableResponder {
     }
     const out: Buffer[] = [];
     for (let header = this.reader.peek(); header !== undefined; header = this.reader.peek()) {
-      const frame = joined(this.reader.take());
+      const frame = this.reader.take().whole();
       const isAck = (header.flags & Flag.ACK) !== 0;
       if (header.type === FrameType.SETTINGS && !isAck) out.push(settingsAckFrame());
       else if (header.type === FrameType.PING && !isAck) out.push(pingAckFrame(frame.subarray(9)));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FrameReader, joined } from '../../src/proxy/frame-reader.js';
+import { FrameReader, type FrameBytes } from '../../src/proxy/frame-reader.js';
 import { RuntimeSendWindow } from '../../src/proxy/flow-control.js';
 import {
   Flag,
@@ -55,16 +55,33 @@ describe('FrameReader', () => {
   ];
   const stream = Buffer.concat(frames);
 
-  it('hands whole frames out of a single chunk as slices of it, without copying', () => {
+  it('hands whole frames out of a single chunk as ranges of it, without copying', () => {
     const reader = new FrameReader();
     reader.push(stream);
-    const out: Buffer[][] = [];
+    const out: FrameBytes[] = [];
     while (reader.peek()) out.push(reader.take());
-    expect(out.map(joined)).toEqual(frames);
-    for (const parts of out) {
-      expect(parts).toHaveLength(1);
-      expect(parts[0]!.buffer).toBe(stream.buffer);
+    expect(out.map((frame) => frame.whole())).toEqual(frames);
+    let start = 0;
+    for (const [i, frame] of out.entries()) {
+      expect(frame.pieces).toBeUndefined();
+      expect(frame.chunk).toBe(stream);
+      expect([frame.start, frame.end]).toEqual([start, start + frames[i]!.length]);
+      start = frame.end;
     }
+    expect(out[1]!.payload().toString()).toBe('abc');
+  });
+
+  it('hands a frame split across chunks out as its pieces, without copying', () => {
+    const reader = new FrameReader();
+    const cuts = [5, 30, 40_000];
+    let from = 0;
+    const chunks = [...cuts, stream.length].map((to) => stream.subarray(from, (from = to)));
+    for (const chunk of chunks) reader.push(chunk);
+    const out: FrameBytes[] = [];
+    while (reader.peek()) out.push(reader.take());
+    expect(out.map((frame) => frame.whole())).toEqual(frames);
+    expect(out[2]!.pieces!.map((piece) => piece.buffer)).toEqual([stream.buffer, stream.buffer]);
+    expect(out[2]!.payloadUInt31()).toBe(0x0101_0101 & 0x7fff_ffff);
   });
 
   it('reassembles frames split at every possible boundary', () => {
@@ -73,7 +90,7 @@ describe('FrameReader', () => {
       const out: Buffer[] = [];
       for (let i = 0; i < stream.length; i += cut) {
         reader.push(stream.subarray(i, i + cut));
-        while (reader.peek()) out.push(joined(reader.take()));
+        while (reader.peek()) out.push(reader.take().whole());
       }
       expect(out).toEqual(frames);
       expect(reader.bufferedBytes).toBe(0);
@@ -85,7 +102,7 @@ describe('FrameReader', () => {
     reader.push(Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n'));
     expect(reader.skip(24)).toBeUndefined();
     reader.push(Buffer.concat([Buffer.from('\r\n'), frames[0]!]));
-    expect(joined(reader.skip(24)!).toString()).toBe('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+    expect(reader.skip(24)!.whole().toString()).toBe('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
     expect(reader.peek()?.type).toBe(FrameType.SETTINGS);
   });
 });

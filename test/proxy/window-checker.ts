@@ -67,7 +67,7 @@ export class WindowChecker {
       client.write(chunk);
       fromRuntime.push(chunk);
       for (let h = fromRuntime.peek(); h !== undefined; h = fromRuntime.peek()) {
-        const payload = Buffer.concat(fromRuntime.take()).subarray(9);
+        const payload = fromRuntime.take().payload();
         if (h.type === FrameType.SETTINGS && !(h.flags & Flag.ACK)) {
           for (const [id, value] of parseSettings(payload)) {
             if (id !== Setting.INITIAL_WINDOW_SIZE) continue;
