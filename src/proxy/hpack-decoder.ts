@@ -133,8 +133,8 @@ export class HpackDecoder {
     const length = this.integer(block, cursor, 7);
     const end = cursor.pos + length;
     if (end > block.length) throw new Error(`HPACK string literal of ${length} octets runs past the header block`);
-    const raw = block.subarray(cursor.pos, end);
+    const start = cursor.pos;
     cursor.pos = end;
-    return huffman ? huffmanDecode(raw) : raw.toString('latin1');
+    return huffman ? huffmanDecode(block, start, end) : block.toString('latin1', start, end);
   }
 }

@@ -116,27 +116,34 @@ function buildAutomaton(): Automaton {
 
 const AUTOMATON = buildAutomaton();
 
+/** Decoded octets are collected here before becoming one flat string (no per-character concatenation). */
+let scratch = Buffer.allocUnsafe(256);
+
 /**
- * Decodes a Huffman-coded HPACK string literal to a latin1 string (one char per octet).
+ * Decodes the Huffman-coded HPACK string literal in bytes `start` to `end` of `input` to a latin1
+ * string (one char per octet).
  * Rejects what RFC 7541 section 5.2 makes a decoding error: EOS in the data, padding longer
  * than 7 bits, padding that is not the most significant bits of EOS (all ones).
  */
-export function huffmanDecode(input: Buffer): string {
+export function huffmanDecode(input: Buffer, start = 0, end = input.length): string {
   const { next, emit, padding } = AUTOMATON;
-  let out = '';
+  // The shortest code is 5 bits, so n octets decode to at most 8n/5 symbols.
+  const most = Math.ceil(((end - start) * 8) / 5);
+  if (scratch.length < most) scratch = Buffer.allocUnsafe(most);
+  let length = 0;
   let state = 0;
-  for (let i = 0; i < input.length; i++) {
+  for (let i = start; i < end; i++) {
     const byte = input[i]!;
     for (let shift = 4; shift >= 0; shift -= 4) {
       const index = state * 16 + ((byte >> shift) & 0x0f);
       const symbol = emit[index]!;
       if (symbol === -2) throw new Error('HPACK Huffman string contains the EOS symbol');
-      if (symbol >= 0) out += String.fromCharCode(symbol);
+      if (symbol >= 0) scratch[length++] = symbol;
       state = next[index]!;
     }
   }
   if (state !== 0 && !padding[state]) {
     throw new Error('HPACK Huffman string ends with padding that is not at most 7 one-bits (a prefix of EOS)');
   }
-  return out;
+  return scratch.toString('latin1', 0, length);
 }
