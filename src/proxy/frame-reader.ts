@@ -40,7 +40,9 @@ export class FrameReader {
   /** Bytes of chunks[0] already handed out: chunks are never re-sliced to drop a consumed head. */
   private offset = 0;
   private buffered = 0;
-  private head: FrameHeader | undefined;
+  /** The next frame's header, once read; one object for all frames (see peek). */
+  private readonly head: FrameHeader = { length: 0, type: 0, flags: 0, streamId: 0 };
+  private headRead = false;
 
   push(chunk: Buffer): void {
     if (chunk.length === 0) return;
@@ -58,25 +60,28 @@ export class FrameReader {
     return this.takeBytes(n);
   }
 
-  /** The header of the next frame once all of its bytes have arrived. */
+  /**
+   * The header of the next frame once all of its bytes have arrived. The object is reused for
+   * the frame after (no allocation per frame): read it before the next peek, never keep it.
+   */
   peek(): FrameHeader | undefined {
-    if (this.head === undefined) {
+    if (!this.headRead) {
       if (this.buffered < FRAME_HEADER_LENGTH) return undefined;
       const first = this.chunks[0]!;
-      this.head =
-        first.length - this.offset >= FRAME_HEADER_LENGTH
-          ? readFrameHeader(first, this.offset)
-          : readFrameHeader(this.copyHead(FRAME_HEADER_LENGTH));
+      if (first.length - this.offset >= FRAME_HEADER_LENGTH) readFrameHeader(first, this.offset, this.head);
+      else readFrameHeader(this.copyHead(FRAME_HEADER_LENGTH), 0, this.head);
+      this.headRead = true;
     }
     return this.buffered >= FRAME_HEADER_LENGTH + this.head.length ? this.head : undefined;
   }
 
   /** Removes the frame `peek` returned. */
   take(): FrameBytes {
-    const head = this.head;
-    if (head === undefined) throw new Error('FrameReader.take() called without a complete frame');
-    this.head = undefined;
-    return this.takeBytes(FRAME_HEADER_LENGTH + head.length);
+    if (!this.headRead || this.buffered < FRAME_HEADER_LENGTH + this.head.length) {
+      throw new Error('FrameReader.take() called without a complete frame');
+    }
+    this.headRead = false;
+    return this.takeBytes(FRAME_HEADER_LENGTH + this.head.length);
   }
 
   private takeBytes(n: number): FrameBytes {

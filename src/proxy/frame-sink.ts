@@ -10,7 +10,8 @@ import { Flag, FrameType, type FrameHeader } from './frames.js';
  * the chunk itself when they cover all of it, else one slice.
  */
 export class FrameSink {
-  private batch: Buffer[] = [];
+  /** Buffers for the next write; one array reused across flushes. */
+  private readonly batch: Buffer[] = [];
   /** The run being collected: bytes `runStart` to `runEnd` of `runChunk`, not yet in `batch`. */
   private runChunk: Buffer | undefined;
   private runStart = 0;
@@ -53,9 +54,12 @@ export class FrameSink {
   flush(): boolean {
     if (this.runChunk === undefined && this.batch.length === 0) return true;
     this.closeRun();
-    const batch = this.batch;
-    this.batch = [];
-    if (batch.length === 0 || this.socket.destroyed) return true;
+    const writable = this.socket.destroyed || this.write(this.batch);
+    this.batch.length = 0;
+    return writable;
+  }
+
+  private write(batch: Buffer[]): boolean {
     if (batch.length === 1) return this.socket.write(batch[0]!);
     this.socket.cork();
     for (const buf of batch) this.socket.write(buf);

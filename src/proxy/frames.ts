@@ -60,13 +60,14 @@ export interface FrameHeader {
   streamId: number;
 }
 
-export function readFrameHeader(buf: Buffer, offset = 0): FrameHeader {
-  return {
-    length: buf.readUIntBE(offset, 3),
-    type: buf[offset + 3]!,
-    flags: buf[offset + 4]!,
-    streamId: buf.readUInt32BE(offset + 5) & 0x7fff_ffff,
-  };
+/** Reads the frame header at `offset`, into `into` when given (a reader reuses one object). */
+export function readFrameHeader(buf: Buffer, offset = 0, into?: FrameHeader): FrameHeader {
+  const header = into ?? { length: 0, type: 0, flags: 0, streamId: 0 };
+  header.length = buf.readUIntBE(offset, 3);
+  header.type = buf[offset + 3]!;
+  header.flags = buf[offset + 4]!;
+  header.streamId = buf.readUInt32BE(offset + 5) & 0x7fff_ffff;
+  return header;
 }
 
 export function encodeFrame(type: number, flags: number, streamId: number, payload?: Buffer): Buffer {
