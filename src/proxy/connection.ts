@@ -12,6 +12,7 @@ import {
   encodeFrame,
   goawayFrame,
   headersFragment,
+  holdsWholeFrames,
   parseSettings,
   rstStreamFrame,
   windowUpdateFrame,
@@ -212,10 +213,7 @@ export class ProxyConnection {
       return;
     }
     this.state = 'proxying';
-    this.upstream.on('data', (chunk: Buffer) => {
-      this.fromRuntime.push(chunk);
-      this.pumpRuntime();
-    });
+    this.upstream.on('data', (chunk: Buffer) => this.onRuntimeData(chunk));
     this.pumpClient();
   }
 
@@ -318,7 +316,10 @@ export class ProxyConnection {
   }
 
   private flushToClient(): void {
-    if (this.toClient.flush()) return;
+    if (!this.toClient.flush()) this.waitForClientDrain();
+  }
+
+  private waitForClientDrain(): void {
     this.upstreamGate.add('drain');
     this.client.once('drain', () => this.upstreamGate.delete('drain'));
   }
@@ -647,6 +648,38 @@ export class ProxyConnection {
   }
 
   // --- runtime -> client ----------------------------------------------------------------------
+
+  private onRuntimeData(chunk: Buffer): void {
+    if (!this.mayWriteAhead(chunk)) {
+      this.fromRuntime.push(chunk);
+      this.pumpRuntime();
+      return;
+    }
+    if (!this.toClient.writeAhead(chunk)) this.waitForClientDrain();
+    try {
+      this.fromRuntime.push(chunk);
+      this.pumpRuntime();
+    } finally {
+      this.toClient.endWriteAhead();
+    }
+  }
+
+  /**
+   * The chunk may go to the client before its frames are handled (each one costs time the call
+   * waits for): it is whole frames, and nothing in the proxy's state can make it drop, change or
+   * put a frame of its own between them (no reset streams, no window surplus to take back,
+   * nothing of ours waiting to be written).
+   */
+  private mayWriteAhead(chunk: Buffer): boolean {
+    return (
+      this.state === 'proxying' &&
+      this.fromRuntime.bufferedBytes === 0 &&
+      this.discarded.size === 0 &&
+      this.window.outstandingSurplus === 0 &&
+      this.toClient.idle &&
+      holdsWholeFrames(chunk)
+    );
+  }
 
   private pumpRuntime(): void {
     let windowChanged = false;

@@ -18,6 +18,8 @@ export class FrameSink {
   private runEnd = 0;
   private deferred: Buffer[] = [];
   private inHeaderBlock = false;
+  /** Between writeAhead and endWriteAhead: forwarded frames are already written. */
+  private writtenAhead = false;
 
   constructor(private readonly socket: Socket) {}
 
@@ -31,8 +33,28 @@ export class FrameSink {
     this.appendBytes(bytes);
   }
 
+  /** True when nothing is collected or deferred: bytes written now keep their place in the stream. */
+  get idle(): boolean {
+    return this.runChunk === undefined && this.batch.length === 0 && this.deferred.length === 0;
+  }
+
+  /**
+   * Writes a received chunk of whole frames at once, before its frames are handled: the peer
+   * gets the bytes without waiting for the proxy's bookkeeping. The caller then forwards each of
+   * those frames as usual (only header-block state is tracked) and calls endWriteAhead.
+   * Only when `idle`, for frames all forwarded unchanged; false when the socket asks for 'drain'.
+   */
+  writeAhead(chunk: Buffer): boolean {
+    this.writtenAhead = true;
+    return this.socket.destroyed || this.socket.write(chunk);
+  }
+
+  endWriteAhead(): void {
+    this.writtenAhead = false;
+  }
+
   forward(frame: FrameBytes, header: FrameHeader): void {
-    this.appendBytes(frame);
+    if (!this.writtenAhead) this.appendBytes(frame);
     if (header.type === FrameType.HEADERS || header.type === FrameType.PUSH_PROMISE) {
       this.inHeaderBlock = (header.flags & Flag.END_HEADERS) === 0;
     } else if (header.type === FrameType.CONTINUATION && header.flags & Flag.END_HEADERS) {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { Socket } from 'node:net';
 import { FrameReader, type FrameBytes } from '../../src/proxy/frame-reader.js';
+import { FrameSink } from '../../src/proxy/frame-sink.js';
 import { RuntimeSendWindow } from '../../src/proxy/flow-control.js';
 import {
   Flag,
@@ -8,6 +10,7 @@ import {
   dataContent,
   encodeFrame,
   headersFragment,
+  holdsWholeFrames,
   readFrameHeader,
   windowUpdateFrame,
 } from '../../src/proxy/frames.js';
@@ -104,6 +107,81 @@ describe('FrameReader', () => {
     reader.push(Buffer.concat([Buffer.from('\r\n'), frames[0]!]));
     expect(reader.skip(24)!.whole().toString()).toBe('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
     expect(reader.peek()?.type).toBe(FrameType.SETTINGS);
+  });
+});
+
+describe('FrameSink', () => {
+  /** A socket that records what is written, in order. */
+  function recordingSocket(): { socket: Socket; writes: Buffer[] } {
+    const writes: Buffer[] = [];
+    const socket = {
+      destroyed: false,
+      writableNeedDrain: false,
+      write: (buf: Buffer) => writes.push(buf) > 0,
+      cork: () => undefined,
+      uncork: () => undefined,
+    };
+    return { socket: socket as unknown as Socket, writes };
+  }
+  const headers = encodeFrame(FrameType.HEADERS, 0, 1, Buffer.from('ab'));
+  const continuation = encodeFrame(FrameType.CONTINUATION, Flag.END_HEADERS, 1, Buffer.from('cd'));
+  const data = encodeFrame(FrameType.DATA, Flag.END_STREAM, 1, Buffer.from('xyz'));
+  const ping = encodeFrame(FrameType.PING, 0, 0, Buffer.alloc(8));
+
+  function framesOf(chunk: Buffer): Array<[FrameBytes, ReturnType<FrameReader['peek']> & object]> {
+    const reader = new FrameReader();
+    reader.push(chunk);
+    const out: Array<[FrameBytes, ReturnType<FrameReader['peek']> & object]> = [];
+    for (let h = reader.peek(); h !== undefined; h = reader.peek()) out.push([reader.take(), { ...h }]);
+    return out;
+  }
+
+  it('writes a chunk whose frames are all forwarded as the chunk itself, in one write', () => {
+    const chunk = Buffer.concat([headers, continuation, data]);
+    const { socket, writes } = recordingSocket();
+    const sink = new FrameSink(socket);
+    for (const [frame, header] of framesOf(chunk)) sink.forward(frame, header);
+    expect(sink.flush()).toBe(true);
+    expect(writes).toHaveLength(1);
+    expect(writes[0]).toBe(chunk);
+  });
+
+  it('puts a frame of its own after the header block in progress', () => {
+    const { socket, writes } = recordingSocket();
+    const sink = new FrameSink(socket);
+    const [h, c, d] = framesOf(Buffer.concat([headers, continuation, data]));
+    sink.forward(...h!);
+    sink.inject(ping);
+    sink.forward(...c!);
+    sink.forward(...d!);
+    sink.flush();
+    expect(Buffer.concat(writes)).toEqual(Buffer.concat([headers, continuation, ping, data]));
+  });
+
+  it('after writeAhead writes the chunk once and still tracks its header block', () => {
+    const chunk = Buffer.concat([data, headers]);
+    const { socket, writes } = recordingSocket();
+    const sink = new FrameSink(socket);
+    expect(sink.idle).toBe(true);
+    expect(sink.writeAhead(chunk)).toBe(true);
+    for (const [frame, header] of framesOf(chunk)) sink.forward(frame, header);
+    sink.endWriteAhead();
+    expect(sink.midHeaderBlock).toBe(true);
+    sink.inject(ping);
+    expect(sink.idle).toBe(false);
+    const [c] = framesOf(continuation);
+    sink.forward(...c!);
+    sink.flush();
+    expect(Buffer.concat(writes)).toEqual(Buffer.concat([data, headers, continuation, ping]));
+  });
+
+  it('knows a chunk of whole frames from one that starts or ends inside a frame', () => {
+    const chunk = Buffer.concat([headers, data, ping]);
+    expect(holdsWholeFrames(chunk)).toBe(true);
+    expect(holdsWholeFrames(Buffer.alloc(0))).toBe(true);
+    expect(holdsWholeFrames(chunk.subarray(0, chunk.length - 1))).toBe(false);
+    expect(holdsWholeFrames(chunk.subarray(0, 5))).toBe(false);
+    expect(holdsWholeFrames(chunk.subarray(3))).toBe(false);
   });
 });
 
