@@ -3,7 +3,8 @@
  *
  * 1. start a local OCI registry and publish a seccomp profile to it (denies mkdir)
  * 2. start a throwaway containerd (own dirs and socket under /tmp, busybox image imported)
- * 3. start seccomp-oci-shim in front of it, allowing the annotation for the runc handler
+ * 3. start `seccomp-oci-shim serve` in front of it, with a config file allowing the
+ *    annotation for the runc handler
  * 4. run a pod annotated with `seccomp-profile.kubernetes.cri-o.io/POD` through the shim
  * 5. show the profile containerd applied and the kernel enforcing it
  * 6. remove everything again (also on Ctrl-C or failure)
@@ -14,7 +15,7 @@ import { createArtifactClient } from '../src/artifact/index.js';
 import { startContainerd, type ContainerdNode } from '../test/support/containerd.js';
 import { connectCri, containerConfig, podSandboxConfig, type CriClient } from '../test/support/cri.js';
 import { startRegistry, type TestRegistry } from '../test/support/registry.js';
-import { startShim, type TestShim } from '../test/support/shim.js';
+import { startShimProcess, type ShimProcess } from '../test/support/shim-process.js';
 
 const ANNOTATION = 'seccomp-profile.kubernetes.cri-o.io/POD';
 
@@ -31,7 +32,7 @@ const DENY_MKDIR = {
 interface Demo {
   registry?: TestRegistry;
   node?: ContainerdNode;
-  shim?: TestShim;
+  shim?: ShimProcess;
   cri?: CriClient;
   profileRef?: string;
   podId?: string;
@@ -83,13 +84,21 @@ async function startNodeAndShim(demo: Demo): Promise<CriClient> {
     return demo.node;
   });
 
-  const shim = await step('start seccomp-oci-shim in front of it (runc handler allows the annotation)', async () => {
+  const shim = await step('start `seccomp-oci-shim serve` in front of it, with a config file', async () => {
     const registryHost = demo.registry?.host ?? '';
-    demo.shim = await startShim(node.endpoint, (settings) => {
-      settings.registries[registryHost] = { insecure: true, mirrors: [] };
-      settings.runtimes.runc = { allowedAnnotations: ['seccomp-profile.kubernetes.cri-o.io'] };
-    });
+    // What an operator writes: CRI-O's layout for the handler, the shim's own table for the registry.
+    const config = [
+      '[crio.runtime.runtimes.runc]',
+      'allowed_annotations = ["seccomp-profile.kubernetes.cri-o.io"]',
+      '',
+      `[shim.registries."${registryHost}"]`,
+      'insecure = true',
+      '',
+    ].join('\n');
+    demo.shim = await startShimProcess(node.endpoint, config);
     show('shim socket', demo.shim.socketPath);
+    show('config', demo.shim.configFile);
+    for (const line of config.trimEnd().split('\n')) show('', line);
     return { listenPath: demo.shim.socketPath };
   });
 
@@ -136,7 +145,7 @@ async function runWorkload(demo: Demo, cri: CriClient): Promise<void> {
   });
 
   await step('what the shim logged for CreateContainer (grep-able like CRI-O)', async () => {
-    for (const line of demo.shim?.logs ?? []) {
+    for (const line of demo.shim?.logLines() ?? []) {
       if (/seccomp profile annotation|OCI artifact/.test(String(line.msg))) show('log', String(line.msg));
     }
   });
@@ -157,8 +166,17 @@ async function runWorkload(demo: Demo, cri: CriClient): Promise<void> {
 
 async function cleanUp(demo: Demo): Promise<void> {
   await step('remove container and pod through the shim, stop the shim, containerd and the registry', async () => {
+    // Every part is stopped even when an earlier one fails; the first failure is reported.
+    const failures: unknown[] = [];
+    const attempt = async (action: () => Promise<unknown>) => {
+      try {
+        await action();
+      } catch (error) {
+        failures.push(error);
+      }
+    };
     const cri = demo.cri;
-    try {
+    await attempt(async () => {
       if (cri && demo.containerId) {
         await cri.stopContainer(demo.containerId, 0);
         await cri.removeContainer(demo.containerId);
@@ -167,19 +185,16 @@ async function cleanUp(demo: Demo): Promise<void> {
         await cri.stopPodSandbox(demo.podId);
         await cri.removePodSandbox(demo.podId);
       }
-    } finally {
-      cri?.close();
-      try {
-        await demo.shim?.stop();
-      } finally {
-        try {
-          // Also removes whatever a failed step left in containerd, kills its shims, deletes its temp dir.
-          await demo.node?.stop();
-        } finally {
-          await demo.registry?.stop();
-        }
-      }
-    }
+    });
+    cri?.close();
+    await attempt(async () => {
+      const code = await demo.shim?.stop();
+      if (code !== undefined && code !== 0) throw new Error(`seccomp-oci-shim exited with ${code} on SIGTERM`);
+    });
+    // Also removes whatever a failed step left in containerd, kills its shims, deletes its temp dir.
+    await attempt(async () => demo.node?.stop());
+    await attempt(async () => demo.registry?.stop());
+    if (failures.length > 0) throw failures[0];
   });
 }
 
