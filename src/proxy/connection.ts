@@ -6,6 +6,7 @@ import { FrameSink } from './frame-sink.js';
 import {
   CLIENT_PREFACE,
   ErrorCode,
+  FRAME_HEADER_LENGTH,
   Flag,
   FrameType,
   dataContent,
@@ -123,9 +124,31 @@ export class ProxyConnection {
   private flowStalled = false;
   private drainLastStreamId: number | undefined;
   private drainResolve: (() => void) | undefined;
+  /**
+   * Field lists of the client's next header blocks, oldest first, decoded before their frames
+   * were handled (see decodeAhead); onClientHeaderBlock takes them instead of decoding again.
+   */
+  private readonly decodedAhead: HeaderField[][] = [];
   private readonly onClientData = (chunk: Buffer): void => {
+    if (this.state !== 'proxying' || !this.prefaceForwarded) {
+      this.fromClient.push(chunk);
+      if (this.state === 'proxying') this.pumpClient();
+      return;
+    }
+    let ahead: boolean;
+    try {
+      ahead = this.decodeAhead(chunk);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    if (ahead && !this.toRuntime.writeAhead(chunk)) this.waitForRuntimeDrain();
     this.fromClient.push(chunk);
-    if (this.state === 'proxying') this.pumpClient();
+    try {
+      this.pumpClient();
+    } finally {
+      if (ahead) this.toRuntime.endWriteAhead();
+    }
   };
   /** Resolves when the client socket has closed. */
   readonly closed: Promise<void>;
@@ -310,7 +333,10 @@ export class ProxyConnection {
   }
 
   private flushToRuntime(): void {
-    if (this.toRuntime.flush()) return;
+    if (!this.toRuntime.flush()) this.waitForRuntimeDrain();
+  }
+
+  private waitForRuntimeDrain(): void {
     this.clientGate.add('drain');
     this.upstream.once('drain', () => this.clientGate.delete('drain'));
   }
@@ -358,6 +384,48 @@ export class ProxyConnection {
     this.flushToClient();
   }
 
+  /**
+   * Decodes the header blocks of a client chunk before its frames are handled (HPACK state has
+   * to follow every block anyway, and the method decides how the call is handled) and tells
+   * whether the chunk may go to the runtime at once, before that handling: it is whole frames
+   * and nothing can make the proxy hold, drop or add a frame (no intercepted call open or opened
+   * by it, no reset streams, no drain, DATA within the runtime's window). Debug runs keep the
+   * ordinary path. A block split into CONTINUATIONs ends the decoding; the pump decodes it.
+   */
+  private decodeAhead(chunk: Buffer): boolean {
+    if (this.fromClient.bufferedBytes !== 0 || this.clientBlock !== undefined) return false;
+    let ahead =
+      !this.debug &&
+      this.toRuntime.idle &&
+      this.discarded.size === 0 &&
+      this.window.trackedStreams === 0 &&
+      this.drainLastStreamId === undefined;
+    let dataBytes = 0;
+    let offset = 0;
+    while (offset + FRAME_HEADER_LENGTH <= chunk.length) {
+      const end = offset + FRAME_HEADER_LENGTH + chunk.readUIntBE(offset, 3);
+      if (end > chunk.length) break;
+      const type = chunk[offset + 3];
+      const flags = chunk[offset + 4]!;
+      if (type === FrameType.HEADERS) {
+        if (!(flags & Flag.END_HEADERS)) return false;
+        const payload = chunk.subarray(offset + FRAME_HEADER_LENGTH, end);
+        const fields = this.clientDecoder.decode(headersFragment(flags, payload));
+        this.decodedAhead.push(fields);
+        if (ahead && this.isIntercepted(fields)) ahead = false;
+      } else if (type === FrameType.DATA) {
+        dataBytes += end - offset - FRAME_HEADER_LENGTH;
+      }
+      offset = end;
+    }
+    return ahead && offset === chunk.length && dataBytes <= this.window.connection;
+  }
+
+  private isIntercepted(fields: HeaderField[]): boolean {
+    const methods = this.options.interceptor?.methods;
+    return methods !== undefined && methods.has(fieldValue(fields, ':path') ?? '');
+  }
+
   /** Client DATA on this stream passes through (is neither held nor dropped). */
   private reachesRuntime(streamId: number): boolean {
     return !this.discarded.has(streamId) && this.streams.get(streamId)?.interception?.phase !== 'holding';
@@ -376,7 +444,8 @@ export class ProxyConnection {
         this.clientBlock = {
           streamId: header.streamId,
           endStream: (header.flags & Flag.END_STREAM) !== 0,
-          fragments: [headersFragment(header.flags, frame.payload())],
+          // A block decoded ahead is the head of that queue and needs no fragments kept.
+          fragments: this.decodedAhead.length > 0 ? [] : [headersFragment(header.flags, frame.payload())],
         };
         this.toRuntime.forward(frame, header);
         if (header.flags & Flag.END_HEADERS) this.onClientHeaderBlock();
@@ -407,7 +476,7 @@ export class ProxyConnection {
     this.clientBlock = undefined;
     if (block === undefined) return;
     // Decoded even for streams we do not track: the decoder must see every block to stay in sync.
-    const fields = this.clientDecoder.decode(joined(block.fragments));
+    const fields = this.decodedAhead.shift() ?? this.clientDecoder.decode(joined(block.fragments));
     if (block.streamId > this.lastClientStreamId) {
       this.lastClientStreamId = block.streamId;
       this.openStream(block.streamId, fields, block.endStream);
@@ -430,12 +499,7 @@ export class ProxyConnection {
       this.discard(id);
       return;
     }
-    let method = '';
-    let timeout: string | undefined;
-    for (const [name, value] of fields) {
-      if (name === ':path') method = value;
-      else if (name === 'grpc-timeout') timeout = value;
-    }
+    const method = fieldValue(fields, ':path') ?? '';
     const stream: StreamState = {
       id,
       method,
@@ -448,6 +512,7 @@ export class ProxyConnection {
     };
     if (!endStream && this.options.interceptor?.methods.has(method)) {
       // The deadline matters only to the interceptor; other calls carry grpc-timeout on untouched.
+      const timeout = fieldValue(fields, 'grpc-timeout');
       const timeoutMs = timeout === undefined ? undefined : parseGrpcTimeout(timeout);
       if (timeoutMs !== undefined) stream.deadline = new Date(Date.now() + timeoutMs);
       stream.requestId ??= newRequestId();
@@ -788,4 +853,10 @@ export class ProxyConnection {
     if (block.endStream) this.finishStream(stream, grpcStatus);
     else stream.responseHeaders = true;
   }
+}
+
+/** The value of the first field named `name` (header names arrive lowercase in HTTP/2). */
+function fieldValue(fields: readonly HeaderField[], name: string): string | undefined {
+  for (const [fieldName, value] of fields) if (fieldName === name) return value;
+  return undefined;
 }

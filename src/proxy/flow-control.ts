@@ -43,6 +43,11 @@ export class RuntimeSendWindow {
     this.streams.delete(streamId);
   }
 
+  /** Streams the proxy still sends (or will send) its own DATA on. */
+  get trackedStreams(): number {
+    return this.streams.size;
+  }
+
   /** The runtime's window for one tracked stream (0 for streams not tracked). */
   streamWindow(streamId: number): number {
     return this.streams.get(streamId) ?? 0;
