@@ -8,6 +8,39 @@ export type HeaderField = readonly [name: string, value: string];
 const ENTRY_OVERHEAD = 32;
 /** Bounds integers so a malicious encoding cannot loop or overflow (no legitimate value is near). */
 const MAX_INTEGER = 2 ** 31 - 1;
+/** Distinct :path encodings remembered; a client calls a few dozen CRI methods at most. */
+const PATH_CACHE_ENTRIES = 32;
+
+/**
+ * Huffman-coded :path values decoded before, by their encoded octets. Encoders (nghttp2 under
+ * grpc-js and grpc-go alike) send :path as a literal without indexing, so every call would
+ * otherwise Huffman-decode the same method name and hash a new string to look it up.
+ */
+class PathCache {
+  private readonly encoded: Buffer[] = [];
+  private readonly decoded: string[] = [];
+  private next = 0;
+
+  get(block: Buffer, start: number, end: number): string | undefined {
+    for (let i = 0; i < this.encoded.length; i++) {
+      if (sameOctets(this.encoded[i]!, block, start, end)) return this.decoded[i];
+    }
+    return undefined;
+  }
+
+  add(block: Buffer, start: number, end: number, value: string): void {
+    this.encoded[this.next] = Buffer.from(block.subarray(start, end));
+    this.decoded[this.next] = value;
+    this.next = (this.next + 1) % PATH_CACHE_ENTRIES;
+  }
+}
+
+/** Compared from the end: method paths share their service prefix. */
+function sameOctets(known: Buffer, block: Buffer, start: number, end: number): boolean {
+  if (known.length !== end - start) return false;
+  for (let i = known.length - 1; i >= 0; i--) if (known[i] !== block[start + i]) return false;
+  return true;
+}
 
 /**
  * An HPACK decoder (RFC 7541) that follows one direction of one connection. It must see every
@@ -19,6 +52,7 @@ export class HpackDecoder {
   private dynamic: HeaderField[] = [];
   private size = 0;
   private maxSize: number;
+  private readonly paths = new PathCache();
 
   /**
    * @param maxTableSize the SETTINGS_HEADER_TABLE_SIZE the decoding side advertised; a size update
@@ -83,7 +117,7 @@ export class HpackDecoder {
   private literal(block: Buffer, cursor: { pos: number }, prefixBits: number): HeaderField {
     const nameIndex = this.integer(block, cursor, prefixBits);
     const name = nameIndex === 0 ? this.string(block, cursor) : this.entry(nameIndex)[0];
-    return [name, this.string(block, cursor)];
+    return [name, this.string(block, cursor, name === ':path' ? this.paths : undefined)];
   }
 
   private insert(field: HeaderField): void {
@@ -126,7 +160,7 @@ export class HpackDecoder {
   }
 
   /** RFC 7541 section 5.2 string literal: Huffman flag, length, octets. */
-  private string(block: Buffer, cursor: { pos: number }): string {
+  private string(block: Buffer, cursor: { pos: number }, cache?: PathCache): string {
     const first = block[cursor.pos];
     if (first === undefined) throw new Error('HPACK string literal missing at the end of the header block');
     const huffman = (first & 0x80) !== 0;
@@ -135,6 +169,13 @@ export class HpackDecoder {
     if (end > block.length) throw new Error(`HPACK string literal of ${length} octets runs past the header block`);
     const start = cursor.pos;
     cursor.pos = end;
-    return huffman ? huffmanDecode(block, start, end) : block.toString('latin1', start, end);
+    if (!huffman) return block.toString('latin1', start, end);
+    if (cache === undefined) return huffmanDecode(block, start, end);
+    let value = cache.get(block, start, end);
+    if (value === undefined) {
+      value = huffmanDecode(block, start, end);
+      cache.add(block, start, end, value);
+    }
+    return value;
   }
 }

@@ -168,6 +168,32 @@ describe('HPACK Huffman code', () => {
   });
 });
 
+describe('Huffman-coded :path values', () => {
+  /** :path (static name 4) as a literal, Huffman-coded; with incremental indexing when `indexed`. */
+  const pathField = (path: string, indexed = false): Buffer => {
+    const octets = huffmanEncode(Buffer.from(path, 'latin1'));
+    return Buffer.concat([encodeInteger(4, indexed ? 6 : 4, indexed ? 0x40 : 0x00), encodeInteger(octets.length, 7, 0x80), octets]);
+  };
+
+  it('decodes repeated and same-length paths each to its own value, and sizes table entries exactly', () => {
+    const d = new HpackDecoder();
+    const version = '/runtime.v1.RuntimeService/Version';
+    const sameLength = '/runtime.v1.RuntimeService/VersioN';
+    expect(huffmanEncode(Buffer.from(version)).length).toBe(huffmanEncode(Buffer.from(sameLength)).length);
+    for (let round = 0; round < 3; round++) {
+      expect(d.decode(pathField(version))).toEqual([[':path', version]]);
+      expect(d.decode(pathField(sameLength))).toEqual([[':path', sameLength]]);
+    }
+    // More distinct paths than the decoder remembers, then the first ones again.
+    const many = Array.from({ length: 40 }, (_, i) => `/svc/Method${i}`);
+    for (const path of [...many, ...many]) expect(d.decode(pathField(path))).toEqual([[':path', path]]);
+    expect(d.dynamicTableSize).toBe(0);
+    expect(d.decode(pathField(version, true))).toEqual([[':path', version]]);
+    expect(d.dynamicEntries()).toEqual([[':path', version]]);
+    expect(d.dynamicTableSize).toBe(':path'.length + version.length + 32);
+  });
+});
+
 describe('literal-only encoder', () => {
   it('produces blocks that decode to the fields and leave the dynamic table empty', () => {
     const fields: Array<[string, string]> = [
