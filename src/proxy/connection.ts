@@ -5,6 +5,7 @@ import { FrameReader, joined, type FrameBytes } from './frame-reader.js';
 import { FrameSink } from './frame-sink.js';
 import {
   CLIENT_PREFACE,
+  DEFAULT_HEADER_TABLE_SIZE,
   ErrorCode,
   FRAME_HEADER_LENGTH,
   Flag,
@@ -104,8 +105,11 @@ export class ProxyConnection {
   private readonly upstreamGate: PauseGate;
   private readonly log: Logger;
   private readonly debug: boolean;
-  /** The proxy observes; the runtime enforces the table size limit it advertised. */
-  private readonly clientDecoder = new HpackDecoder(Number.MAX_SAFE_INTEGER);
+  /**
+   * The proxy observes; the runtime enforces the table size limit it advertised. The table starts
+   * at the protocol's 4096 octets like the runtime's own decoder, and follows the client's size updates.
+   */
+  private readonly clientDecoder = observingDecoder();
   /** Decodes the runtime's header blocks for grpc-status in debug lines; only when debug is on. */
   private runtimeDecoder: HpackDecoder | undefined;
   private prefaceForwarded = false;
@@ -159,7 +163,7 @@ export class ProxyConnection {
   ) {
     this.log = options.logger;
     this.debug = this.log.isLevelEnabled('debug');
-    if (this.debug) this.runtimeDecoder = new HpackDecoder(Number.MAX_SAFE_INTEGER);
+    if (this.debug) this.runtimeDecoder = observingDecoder();
     this.toClient = new FrameSink(client);
     this.clientGate = new PauseGate(client);
     this.closed = new Promise((resolve) => client.once('close', () => resolve()));
@@ -853,6 +857,11 @@ export class ProxyConnection {
     if (block.endStream) this.finishStream(stream, grpcStatus);
     else stream.responseHeaders = true;
   }
+}
+
+/** A decoder for a peer whose size updates the other end checks (see clientDecoder). */
+function observingDecoder(): HpackDecoder {
+  return new HpackDecoder(Number.MAX_SAFE_INTEGER, DEFAULT_HEADER_TABLE_SIZE);
 }
 
 /** The value of the first field named `name` (header names arrive lowercase in HTTP/2). */

@@ -49,6 +49,7 @@ export const ErrorCode = {
 
 /** Protocol defaults that hold until the peer's SETTINGS say otherwise. */
 export const DEFAULT_INITIAL_WINDOW_SIZE = 65_535;
+export const DEFAULT_HEADER_TABLE_SIZE = 4096;
 export const DEFAULT_MAX_FRAME_SIZE = 16_384;
 export const MAX_WINDOW_SIZE = 2 ** 31 - 1;
 

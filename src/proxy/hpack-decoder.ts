@@ -57,9 +57,15 @@ export class HpackDecoder {
   /**
    * @param maxTableSize the SETTINGS_HEADER_TABLE_SIZE the decoding side advertised; a size update
    *   above it is a decoding error. 4096 is the protocol default.
+   * @param tableSize the table's size until the encoder sends a size update (RFC 7541 section
+   *   4.2: the encoder changes it only that way); an observer that does not enforce a limit
+   *   still needs the size the encoder evicts by, or its table grows with every indexed field.
    */
-  constructor(private readonly maxTableSize = 4096) {
-    this.maxSize = maxTableSize;
+  constructor(
+    private readonly maxTableSize = 4096,
+    tableSize = maxTableSize,
+  ) {
+    this.maxSize = tableSize;
   }
 
   get dynamicTableSize(): number {

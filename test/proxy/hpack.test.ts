@@ -194,6 +194,33 @@ describe('Huffman-coded :path values', () => {
   });
 });
 
+describe('a decoder that observes without enforcing a limit', () => {
+  /** Literal with incremental indexing, new name, raw octets. */
+  const indexedLiteral = (name: string, value: string): Buffer =>
+    Buffer.concat([Buffer.of(0x40), encodeInteger(name.length, 7, 0), Buffer.from(name), encodeInteger(value.length, 7, 0), Buffer.from(value)]);
+
+  it('evicts by the table size the encoder uses, so its table stays bounded', () => {
+    const d = new HpackDecoder(Number.MAX_SAFE_INTEGER, 4096);
+    for (let i = 0; i < 500; i++) {
+      // The new entry, then the same entry by index (62, the newest).
+      const block = Buffer.concat([indexedLiteral('grpc-timeout', `${i}m`), Buffer.of(0xbe)]);
+      expect(d.decode(block)).toEqual([['grpc-timeout', `${i}m`], ['grpc-timeout', `${i}m`]]);
+    }
+    expect(d.dynamicTableSize).toBeLessThanOrEqual(4096);
+    expect(d.dynamicTableSize).toBeGreaterThan(4096 - 60);
+  });
+
+  it('keeps an entry larger than 4096 octets only after the encoder raised the size', () => {
+    const big = indexedLiteral('x', 'v'.repeat(5000));
+    const d = new HpackDecoder(Number.MAX_SAFE_INTEGER, 4096);
+    d.decode(big);
+    expect(d.dynamicTableSize).toBe(0);
+    // Size update to 8000 octets (001 prefix, 5-bit integer 31 + 7969).
+    d.decode(Buffer.concat([hex('3fa13e'), big]));
+    expect(d.dynamicTableSize).toBe(1 + 5000 + 32);
+  });
+});
+
 describe('literal-only encoder', () => {
   it('produces blocks that decode to the fields and leave the dynamic table empty', () => {
     const fields: Array<[string, string]> = [
