@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { writeFileAtomically } from '../files/atomic-write.js';
+import type { Logger } from '../log/logger.js';
+import type { LocalManifestReader } from './containerd-content.js';
 import type { ImageAnnotationSource } from './ports.js';
 import type { RuntimeQueries } from './runtime-queries.js';
 
@@ -10,17 +12,24 @@ export interface ManifestAnnotationReader {
   imageAnnotations(digestReference: string, options: { signal?: AbortSignal }): Promise<Record<string, string>>;
 }
 
+export interface ImageAnnotationSourceOptions {
+  stateDir: string;
+  cacheEntries: number;
+  logger: Logger;
+}
+
 /**
  * Image annotations for a container's image. containerd's CRI does not return manifest
- * annotations, so they are read from the registry by the digest the runtime recorded for the
- * image. A digest's manifest never changes, so each is read once: kept in memory and under
- * `<stateDir>/image-annotations/`, so that after a restart a node whose images are already
- * known does not depend on their registries being reachable.
+ * annotations, so they are read by the digest the runtime recorded for the image: from the
+ * runtime's own content store when it has one (containerd), else from the registry. A digest's
+ * manifest never changes, so each is read once and kept in memory and under
+ * `<stateDir>/image-annotations/`.
  */
 export function createImageAnnotationSource(
   runtime: Pick<RuntimeQueries, 'imageRepoDigests'>,
-  manifests: ManifestAnnotationReader,
-  options: { stateDir: string; cacheEntries: number },
+  local: Pick<LocalManifestReader, 'imageAnnotations'>,
+  registry: ManifestAnnotationReader,
+  options: ImageAnnotationSourceOptions,
 ): ImageAnnotationSource {
   const byDigest = new LRUCache<string, Record<string, string>>({ max: options.cacheEntries });
   const dir = path.join(options.stateDir, 'image-annotations');
@@ -42,11 +51,19 @@ export function createImageAnnotationSource(
       const repoDigest = repoDigests[0];
       if (repoDigest === undefined) return {};
       const digest = repoDigest.slice(repoDigest.lastIndexOf('@') + 1);
-      let annotations = byDigest.get(digest) ?? (await stored(digest));
-      if (annotations === undefined) {
-        annotations = await manifests.imageAnnotations(repoDigest, { signal });
-        await writeFileAtomically(fileOf(digest), JSON.stringify(annotations));
+      const known = byDigest.get(digest) ?? (await stored(digest));
+      if (known !== undefined) {
+        byDigest.set(digest, known);
+        return known;
       }
+      let from = 'runtime content store';
+      let annotations = await local.imageAnnotations(digest, signal);
+      if (annotations === undefined) {
+        from = 'registry';
+        annotations = await registry.imageAnnotations(repoDigest, { signal });
+      }
+      options.logger.debug({ image, repoDigest, from }, 'Read image annotations');
+      await writeFileAtomically(fileOf(digest), JSON.stringify(annotations));
       byDigest.set(digest, annotations);
       return annotations;
     },

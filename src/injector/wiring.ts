@@ -5,6 +5,7 @@ import type { Logger } from '../log/logger.js';
 import type { CallInterceptor } from '../proxy/index.js';
 import { createSignatureVerifier, registrySignatureSource, type SignatureVerifier } from '../signature/index.js';
 import { createContainerInjector } from './create-container.js';
+import { createContainerdManifestReader } from './containerd-content.js';
 import { createImageAnnotationSource } from './image-annotations.js';
 import { createProfilePreparer } from './prepare-profile.js';
 import { ProfileFiles } from './profile-files.js';
@@ -38,8 +39,10 @@ export interface Injector {
 export function createInjector(settings: ShimSettings, logger: Logger): Injector {
   const artifacts = artifactClientFor(settings, logger);
   const runtime = createRuntimeQueries(settings.runtimeEndpoint);
+  const localManifests = createContainerdManifestReader(settings.runtimeEndpoint);
   const images = createImageAnnotationSource(
     runtime,
+    localManifests,
     {
       async imageAnnotations(digestReference, options) {
         const found = await artifacts.registry.getImageAnnotations(digestReference, options);
@@ -47,7 +50,7 @@ export function createInjector(settings: ShimSettings, logger: Logger): Injector
         return { ...found.annotations, ...found.platformManifest?.annotations };
       },
     },
-    { stateDir: settings.stateDir, cacheEntries: settings.artifact.cacheEntries },
+    { stateDir: settings.stateDir, cacheEntries: settings.artifact.cacheEntries, logger },
   );
   const profiles = createProfilePreparer({
     artifacts,
@@ -60,6 +63,7 @@ export function createInjector(settings: ShimSettings, logger: Logger): Injector
     interceptor: createContainerInjector({ settings, runtime, images, profiles, logger }),
     close() {
       runtime.close();
+      localManifests.close();
       artifacts.close();
     },
   };

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../../src/artifact/index.js';
 import { APPLIED_PROFILE_ANNOTATION } from '../../src/injector/index.js';
+import { createContainerdManifestReader } from '../../src/injector/containerd-content.js';
 import { registrySignatureSource, signArtifact } from '../../src/signature/index.js';
 import { startContainerd, type ContainerdNode } from '../support/containerd.js';
 import { connectCri, containerConfig, CriCallError, podSandboxConfig, type CriClient, type CriMessage } from '../support/cri.js';
@@ -228,6 +229,25 @@ describe('CreateContainer through the shim on containerd: which annotation appli
   ])('%s: the profile the image names is applied', async (_label, variant) => {
     const { containerId } = await createThroughShim({ pod: `pod-image-${variant}`, image: imageRefs[variant] });
     expect(ruleNames((await appliedSeccomp(containerId)).seccomp)).toEqual(['mkdir', 'mkdirat']);
+  });
+
+  it('reads image annotations from containerd\'s content store on the node, not from the registry', () => {
+    const reads = shim.logs.filter((line) => line.msg === 'Read image annotations');
+    expect(reads.length).toBeGreaterThanOrEqual(3);
+    expect(reads.map((line) => line.from)).toEqual(reads.map(() => 'runtime content store'));
+  });
+
+  it('the content store reader checks what it reads against the digest', async () => {
+    const reader = createContainerdManifestReader(node.endpoint);
+    try {
+      const signal = new AbortController().signal;
+      const status = await cri.imageStatus(imageRefs.plain ?? '');
+      const repoDigest = ((status.image as { repo_digests: string[] }).repo_digests[0] ?? '').split('@')[1] ?? '';
+      expect(await reader.imageAnnotations(repoDigest, signal)).toEqual({ [OLD_KEY]: profileRef });
+      expect(await reader.imageAnnotations(`sha256:${'0'.repeat(64)}`, signal)).toBeUndefined();
+    } finally {
+      reader.close();
+    }
   });
 
   it.each([

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createImageAnnotationSource } from '../../src/injector/image-annotations.js';
 import { ProfileFiles } from '../../src/injector/profile-files.js';
+import { silentLogger } from '../../src/log/logger.js';
 
 let dir: string;
 beforeEach(() => {
@@ -37,52 +38,68 @@ describe('ProfileFiles', () => {
 });
 
 describe('createImageAnnotationSource', () => {
-  it('reads the manifest by the repo digest the runtime reports, once per digest', async () => {
-    const reads: string[] = [];
+  const options = () => ({ stateDir: dir, cacheEntries: 10, logger: silentLogger() });
+  const nothingLocal = { imageAnnotations: async () => undefined };
+  const signal = () => new AbortController().signal;
+
+  it('reads the runtime content store first, by the digest the runtime reports, once per digest', async () => {
+    const localReads: string[] = [];
     const source = createImageAnnotationSource(
       { imageRepoDigests: async (image) => (image === 'sha256:img' ? ['r.example/app@sha256:1'] : []) },
       {
-        imageAnnotations: async (ref) => {
-          reads.push(ref);
+        imageAnnotations: async (digest) => {
+          localReads.push(digest);
           return { 'seccomp-profile.kubernetes.cri-o.io': 'r.example/p:v1' };
         },
       },
-      { stateDir: dir, cacheEntries: 10 },
+      { imageAnnotations: async () => Promise.reject(new Error('the registry must not be asked')) },
+      options(),
     );
-    const signal = new AbortController().signal;
-    expect(await source.annotationsOf('sha256:img', signal)).toEqual({ 'seccomp-profile.kubernetes.cri-o.io': 'r.example/p:v1' });
-    await source.annotationsOf('sha256:img', signal);
-    expect(reads).toEqual(['r.example/app@sha256:1']);
+    expect(await source.annotationsOf('sha256:img', signal())).toEqual({ 'seccomp-profile.kubernetes.cri-o.io': 'r.example/p:v1' });
+    await source.annotationsOf('sha256:img', signal());
+    expect(localReads).toEqual(['sha256:1']);
   });
 
-  it('after a restart, reads a known digest from the state directory, not the registry', async () => {
-    const runtime = { imageRepoDigests: async () => ['r.example/app@sha256:2'] };
-    const first = createImageAnnotationSource(runtime, { imageAnnotations: async () => ({ a: 'b' }) }, { stateDir: dir, cacheEntries: 10 });
-    await first.annotationsOf('sha256:img', new AbortController().signal);
-    expect(readdirSync(path.join(dir, 'image-annotations'))).toEqual(['sha256-2.json']);
-    const restarted = createImageAnnotationSource(
-      runtime,
-      { imageAnnotations: async () => Promise.reject(new Error('registry down')) },
-      { stateDir: dir, cacheEntries: 10 },
+  it('falls back to the registry when the content store cannot answer', async () => {
+    const registryReads: string[] = [];
+    const source = createImageAnnotationSource(
+      { imageRepoDigests: async () => ['r.example/app@sha256:1'] },
+      nothingLocal,
+      {
+        imageAnnotations: async (ref) => {
+          registryReads.push(ref);
+          return { a: 'b' };
+        },
+      },
+      options(),
     );
-    expect(await restarted.annotationsOf('sha256:img', new AbortController().signal)).toEqual({ a: 'b' });
+    expect(await source.annotationsOf('sha256:img', signal())).toEqual({ a: 'b' });
+    expect(registryReads).toEqual(['r.example/app@sha256:1']);
+  });
+
+  it('after a restart, reads a known digest from the state directory, asking nobody', async () => {
+    const runtime = { imageRepoDigests: async () => ['r.example/app@sha256:2'] };
+    const first = createImageAnnotationSource(runtime, nothingLocal, { imageAnnotations: async () => ({ a: 'b' }) }, options());
+    await first.annotationsOf('sha256:img', signal());
+    expect(readdirSync(path.join(dir, 'image-annotations'))).toEqual(['sha256-2.json']);
+    const down = { imageAnnotations: async () => Promise.reject(new Error('down')) };
+    const restarted = createImageAnnotationSource(runtime, down, down, options());
+    expect(await restarted.annotationsOf('sha256:img', signal())).toEqual({ a: 'b' });
   });
 
   it('an image never pulled from a registry has no annotations to read', async () => {
-    const source = createImageAnnotationSource(
-      { imageRepoDigests: async () => [] },
-      { imageAnnotations: async () => Promise.reject(new Error('must not be called')) },
-      { stateDir: dir, cacheEntries: 10 },
-    );
-    expect(await source.annotationsOf('localhost/pause:latest', new AbortController().signal)).toEqual({});
+    const never = { imageAnnotations: async () => Promise.reject(new Error('must not be called')) };
+    const source = createImageAnnotationSource({ imageRepoDigests: async () => [] }, never, never, options());
+    expect(await source.annotationsOf('localhost/pause:latest', signal())).toEqual({});
   });
 
-  it('a registry failure propagates: the caller fails closed', async () => {
+  it('a registry failure after the content store had nothing propagates: the caller fails closed', async () => {
     const source = createImageAnnotationSource(
       { imageRepoDigests: async () => ['r.example/app@sha256:1'] },
+      nothingLocal,
       { imageAnnotations: async () => Promise.reject(new Error('registry down')) },
-      { stateDir: dir, cacheEntries: 10 },
+      options(),
     );
-    await expect(source.annotationsOf('sha256:img', new AbortController().signal)).rejects.toThrow('registry down');
+    await expect(source.annotationsOf('sha256:img', signal())).rejects.toThrow('registry down');
   });
 });

@@ -1,0 +1,96 @@
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+import { decodeManifest, digestOf, isIndexMediaType, nodePlatform, parseDigest, selectPlatformManifest } from '../artifact/index.js';
+import { unixTarget } from '../cri/proto.js';
+
+const CONTENT_PROTO = fileURLToPath(new URL('../../proto/containerd/services/content/v1/content.proto', import.meta.url));
+const READ_METHOD = '/containerd.services.content.v1.Content/Read';
+/** containerd's CRI plugin keeps its images in this namespace. */
+const CRI_NAMESPACE = 'k8s.io';
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+const READ_TIMEOUT_MS = 10_000;
+
+export interface LocalManifestReader {
+  /** Annotations of the image manifest (and index) stored on the node; undefined when not there. */
+  imageAnnotations(digest: string, signal: AbortSignal): Promise<Record<string, string> | undefined>;
+  close(): void;
+}
+
+/**
+ * Image manifests read from containerd's own content store, over the socket that serves CRI:
+ * the node already holds every image it runs, so its annotations need no registry. Answers
+ * undefined whenever the store cannot say (another runtime, a blob gone, an error), and the
+ * caller falls back to the registry.
+ */
+export function createContainerdManifestReader(runtimeEndpoint: string): LocalManifestReader {
+  const root = new protobuf.Root().loadSync(CONTENT_PROTO, { keepCase: true });
+  const requestType = root.lookupType('containerd.services.content.v1.ReadContentRequest');
+  const responseType = root.lookupType('containerd.services.content.v1.ReadContentResponse');
+  const client = new grpc.Client(unixTarget(runtimeEndpoint), grpc.credentials.createInsecure());
+  let unsupported = false;
+
+  const readBlob = (digest: string, signal: AbortSignal): Promise<Buffer | undefined> =>
+    new Promise((resolve) => {
+      const metadata = new grpc.Metadata();
+      metadata.set('containerd-namespace', CRI_NAMESPACE);
+      const call = client.makeServerStreamRequest(
+        READ_METHOD,
+        (request: object) => Buffer.from(requestType.encode(requestType.fromObject(request)).finish()),
+        (bytes: Buffer) => responseType.toObject(responseType.decode(bytes), { longs: Number }) as { data?: Uint8Array },
+        { digest },
+        metadata,
+        { deadline: Date.now() + READ_TIMEOUT_MS },
+      );
+      const parts: Buffer[] = [];
+      let size = 0;
+      const abort = () => call.cancel();
+      signal.addEventListener('abort', abort, { once: true });
+      call.on('data', (message: { data?: Uint8Array }) => {
+        const data = Buffer.from(message.data ?? []);
+        size += data.length;
+        if (size > MAX_MANIFEST_BYTES) call.cancel();
+        else parts.push(data);
+      });
+      call.on('error', (error: grpc.ServiceError) => {
+        signal.removeEventListener('abort', abort);
+        if (error.code === grpc.status.UNIMPLEMENTED) unsupported = true;
+        resolve(undefined);
+      });
+      call.on('end', () => {
+        signal.removeEventListener('abort', abort);
+        const blob = Buffer.concat(parts);
+        const parsed = parseDigest(digest);
+        // Content that does not hash to its name is not trusted, wherever it comes from.
+        resolve(typeof parsed !== 'string' && digestOf(blob, parsed.algorithm) === digest ? blob : undefined);
+      });
+    });
+
+  const manifestOf = async (digest: string, signal: AbortSignal) => {
+    const bytes = await readBlob(digest, signal);
+    if (bytes === undefined) return undefined;
+    try {
+      return decodeManifest(bytes, '');
+    } catch {
+      return undefined;
+    }
+  };
+
+  return {
+    async imageAnnotations(digest, signal) {
+      if (unsupported) return undefined;
+      const top = await manifestOf(digest, signal);
+      if (top === undefined) return undefined;
+      if (!isIndexMediaType(top.mediaType)) return top.manifest.annotations;
+      const entry = selectPlatformManifest(top.manifest.manifests, nodePlatform());
+      if (entry === undefined) return top.manifest.annotations;
+      const child = await manifestOf(entry.digest, signal);
+      if (child === undefined) return undefined;
+      // The platform manifest's own annotations are the more specific ones.
+      return { ...top.manifest.annotations, ...child.manifest.annotations };
+    },
+    close() {
+      client.close();
+    },
+  };
+}
