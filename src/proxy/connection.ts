@@ -16,6 +16,7 @@ import {
   headersFragment,
   holdsWholeFrames,
   parseSettings,
+  pingFrame,
   rstStreamFrame,
   windowUpdateFrame,
   type FrameHeader,
@@ -118,6 +119,9 @@ export class ProxyConnection {
   private readonly streams = new Map<number, StreamState>();
   /** Streams the proxy reset towards the runtime; the runtime's frames on them are dropped. */
   private readonly discarded = new Set<number>();
+  /** Our PINGs sent after a reset, by their counter: an ACK retires the reset stream. */
+  private readonly resetBarriers = new Map<number, number>();
+  private nextBarrier = 0;
   private readonly window = new RuntimeSendWindow();
   private readonly sending: StreamState[] = [];
   private returnConnection = 0;
@@ -579,6 +583,24 @@ export class ProxyConnection {
   private discard(streamId: number): void {
     this.discarded.add(streamId);
     this.toRuntime.inject(rstStreamFrame(streamId, ErrorCode.CANCEL));
+    // A peer answers PINGs in order, so once this one is acknowledged every frame the runtime
+    // sent on the stream before it saw the reset has arrived: the stream can be forgotten, and
+    // the fast paths, which stay off while any reset stream is pending, come back.
+    const barrier = this.nextBarrier;
+    this.nextBarrier = (this.nextBarrier + 1) >>> 0;
+    this.resetBarriers.set(barrier, streamId);
+    this.toRuntime.inject(pingFrame(resetBarrierPayload(barrier)));
+  }
+
+  /** True when a PING ACK answers one of our reset barriers (the client never sent it). */
+  private retireResetStream(payload: Buffer): boolean {
+    const barrier = resetBarrierOf(payload);
+    const streamId = barrier === undefined ? undefined : this.resetBarriers.get(barrier);
+    if (barrier === undefined || streamId === undefined) return false;
+    this.resetBarriers.delete(barrier);
+    this.discarded.delete(streamId);
+    if (this.debug) this.log.debug({ streamId }, 'reset stream retired');
+    return true;
   }
 
   // --- interception ---------------------------------------------------------------------------
@@ -813,8 +835,12 @@ export class ProxyConnection {
         if (stream && header.flags & Flag.END_STREAM) this.finishStream(stream, undefined);
         return false;
       }
+      case FrameType.PING:
+        if (header.flags & Flag.ACK && this.retireResetStream(frame.payload())) return false;
+        this.toClient.forward(frame, header);
+        return false;
       case FrameType.RST_STREAM: {
-        if (this.discarded.delete(header.streamId)) return false;
+        if (this.discarded.has(header.streamId)) return false;
         this.toClient.forward(frame, header);
         const stream = this.streams.get(header.streamId);
         if (stream) this.finishStream(stream, 'reset by runtime');
@@ -868,4 +894,18 @@ function observingDecoder(): HpackDecoder {
 function fieldValue(fields: readonly HeaderField[], name: string): string | undefined {
   for (const [fieldName, value] of fields) if (fieldName === name) return value;
   return undefined;
+}
+
+/** Marks the proxy's own PING payloads: 'shim' and a counter, 8 bytes as HTTP/2 requires. */
+const RESET_BARRIER_MAGIC = 0x7368_696d;
+
+function resetBarrierPayload(barrier: number): Buffer {
+  const payload = Buffer.allocUnsafe(8);
+  payload.writeUInt32BE(RESET_BARRIER_MAGIC, 0);
+  payload.writeUInt32BE(barrier, 4);
+  return payload;
+}
+
+function resetBarrierOf(payload: Buffer): number | undefined {
+  return payload.length === 8 && payload.readUInt32BE(0) === RESET_BARRIER_MAGIC ? payload.readUInt32BE(4) : undefined;
 }

@@ -1,0 +1,65 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/log/logger.js';
+import { startProxy, type RunningProxy } from '../../src/proxy/index.js';
+import { FakeRuntime } from './fake-runtime.js';
+import { rawClient, unary } from './raw-client.js';
+
+const VERSION = '/runtime.v1.RuntimeService/Version';
+const CREATE_CONTAINER = '/runtime.v1.RuntimeService/CreateContainer';
+
+/**
+ * A rejected call leaves a stream the proxy reset towards the runtime. The proxy follows the
+ * reset with a PING of its own and forgets the stream when the runtime acknowledges it, so reset
+ * streams do not pile up over a long-lived kubelet connection, and the ACK never reaches the
+ * client, which did not send that PING.
+ */
+describe('streams the proxy reset are retired once the runtime has seen the reset', () => {
+  let dir: string;
+  let fake: FakeRuntime;
+  let proxy: RunningProxy;
+  let client: grpc.Client;
+  const lines: { msg: string; streamId?: number }[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'proxy-reset-'));
+    fake = new FakeRuntime(path.join(dir, 'runtime.sock'))
+      .onUnary(VERSION, () => ({ response: Buffer.from('version') }))
+      .onUnary(CREATE_CONTAINER, () => ({ response: Buffer.from('created') }));
+    await fake.start();
+    proxy = await startProxy({
+      listenPath: path.join(dir, 'shim.sock'),
+      runtimeEndpoint: fake.socketPath,
+      interceptor: {
+        methods: new Set([CREATE_CONTAINER]),
+        intercept: async () => ({ action: 'reject', code: grpc.status.PERMISSION_DENIED, message: 'no' }),
+      },
+      logger: createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(JSON.parse(line)) } }),
+    });
+    client = rawClient(proxy.listenPath);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await proxy?.stop();
+    fake?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('retires each rejected stream, and the connection keeps serving', async () => {
+    for (let i = 0; i < 3; i++) {
+      const outcome = await unary(client, CREATE_CONTAINER, Buffer.from(`request ${i}`));
+      expect(outcome.status.code).toBe(grpc.status.PERMISSION_DENIED);
+    }
+    const version = await unary(client, VERSION, Buffer.alloc(0));
+    expect(version.response).toEqual(Buffer.from('version'));
+    const retired = lines.filter((line) => line.msg === 'reset stream retired').map((line) => line.streamId);
+    const rejected = lines.filter((line) => line.msg === 'call' && /CreateContainer/.test(JSON.stringify(line)));
+    expect(retired).toHaveLength(3);
+    expect(new Set(retired).size).toBe(3);
+    expect(rejected.length).toBe(3);
+  });
+});
