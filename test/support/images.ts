@@ -3,16 +3,15 @@ import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import tar, { type Header } from 'tar-stream';
+import { OCI_INDEX, OCI_LAYER_TAR, OCI_MANIFEST } from '../../src/artifact/media-types.js';
 
 /**
  * A container image built by hand from the machine's static busybox, so the end-to-end tests
  * need no registry on the internet: it serves as containerd's pause image and as workload image.
  */
 
-export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+export { OCI_INDEX, OCI_LAYER_TAR, OCI_MANIFEST } from '../../src/artifact/media-types.js';
 export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
-export const OCI_LAYER_TAR = 'application/vnd.oci.image.layer.v1.tar';
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
 
 /** The name the image is imported under; also containerd's `sandbox_image` in the test config. */
