@@ -25,6 +25,9 @@ import { RuntimeSendWindow } from './flow-control.js';
 import { framedMessage, parseSingleMessage } from './grpc-message.js';
 import { GrpcCode, parseGrpcTimeout, statusFrame } from './grpc-status.js';
 import { HpackDecoder, type HeaderField } from './hpack-decoder.js';
+import { PauseGate } from './pause-gate.js';
+import { resetBarrierOf, resetBarrierPayload } from './reset-barrier.js';
+import { ProtocolError, type Interception, type PendingBlock, type StreamState } from './stream-state.js';
 import { UnavailableResponder } from './unavailable-responder.js';
 
 export interface ConnectionOptions {
@@ -43,50 +46,6 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
 /** How long a client may keep its end open after we ended ours. */
 const LINGER_MS = 1000;
 const MAX_STREAM_ID = 2 ** 31 - 1;
-
-interface Interception {
-  /** holding: DATA kept back; deciding: interceptor running; sending: our DATA going out. */
-  phase: 'holding' | 'deciding' | 'sending' | 'done';
-  held: Buffer[];
-  heldBytes: number;
-  abort: AbortController;
-  body?: Buffer;
-  sent: number;
-}
-
-interface StreamState {
-  id: number;
-  method: string;
-  /** performance.now() at the request headers; only measured when debug lines are on. */
-  startedAt: number;
-  requestId: string | undefined;
-  deadline: Date | undefined;
-  clientEnded: boolean;
-  /** The runtime's (non-final) response HEADERS reached the client. */
-  responseHeaders: boolean;
-  interception: Interception | undefined;
-}
-
-interface PendingBlock {
-  streamId: number;
-  endStream: boolean;
-  fragments: Buffer[];
-}
-
-/** Pauses a socket while any reason holds (write backpressure, flow-control stall). */
-class PauseGate {
-  private readonly reasons = new Set<string>();
-  constructor(private readonly socket: net.Socket) {}
-  add(reason: string): void {
-    if (this.reasons.size === 0) this.socket.pause();
-    this.reasons.add(reason);
-  }
-  delete(reason: string): void {
-    if (this.reasons.delete(reason) && this.reasons.size === 0) this.socket.resume();
-  }
-}
-
-class ProtocolError extends Error {}
 
 /**
  * One client connection and its own connection to the runtime: a byte pipe that cuts the stream
@@ -894,18 +853,4 @@ function observingDecoder(): HpackDecoder {
 function fieldValue(fields: readonly HeaderField[], name: string): string | undefined {
   for (const [fieldName, value] of fields) if (fieldName === name) return value;
   return undefined;
-}
-
-/** Marks the proxy's own PING payloads: 'shim' and a counter, 8 bytes as HTTP/2 requires. */
-const RESET_BARRIER_MAGIC = 0x7368_696d;
-
-function resetBarrierPayload(barrier: number): Buffer {
-  const payload = Buffer.allocUnsafe(8);
-  payload.writeUInt32BE(RESET_BARRIER_MAGIC, 0);
-  payload.writeUInt32BE(barrier, 4);
-  return payload;
-}
-
-function resetBarrierOf(payload: Buffer): number | undefined {
-  return payload.length === 8 && payload.readUInt32BE(0) === RESET_BARRIER_MAGIC ? payload.readUInt32BE(4) : undefined;
 }
