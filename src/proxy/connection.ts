@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { newRequestId, type Logger } from '../log/logger.js';
-import type { CallInterceptor, InterceptDecision, InterceptedCall } from './api.js';
+import type { CallInterceptor } from './api.js';
 import { FrameReader, joined, type FrameBytes } from './frame-reader.js';
 import { FrameSink } from './frame-sink.js';
 import {
@@ -11,7 +11,6 @@ import {
   Flag,
   FrameType,
   dataContent,
-  encodeFrame,
   goawayFrame,
   headersFragment,
   holdsWholeFrames,
@@ -22,12 +21,12 @@ import {
   type FrameHeader,
 } from './frames.js';
 import { RuntimeSendWindow } from './flow-control.js';
-import { framedMessage, parseSingleMessage } from './grpc-message.js';
-import { GrpcCode, parseGrpcTimeout, statusFrame } from './grpc-status.js';
-import { HpackDecoder, type HeaderField } from './hpack-decoder.js';
+import { GrpcCode, statusFrame } from './grpc-status.js';
+import { HpackDecoder, fieldValue, type HeaderField } from './hpack-decoder.js';
+import { Interceptions } from './interception.js';
 import { PauseGate } from './pause-gate.js';
 import { resetBarrierOf, resetBarrierPayload } from './reset-barrier.js';
-import { ProtocolError, type Interception, type PendingBlock, type StreamState } from './stream-state.js';
+import { ProtocolError, type PendingBlock, type StreamState } from './stream-state.js';
 import { UnavailableResponder } from './unavailable-responder.js';
 
 export interface ConnectionOptions {
@@ -40,8 +39,6 @@ export interface ConnectionOptions {
   connectTimeoutMs?: number;
 }
 
-/** An intercepted request body larger than this is refused rather than held in memory. */
-export const MAX_INTERCEPTED_BODY_BYTES = 64 * 1024 * 1024;
 const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
 /** How long a client may keep its end open after we ended ours. */
 const LINGER_MS = 1000;
@@ -52,7 +49,8 @@ const MAX_STREAM_ID = 2 ** 31 - 1;
  * into whole frames and reads frame headers, decodes the client's header blocks (never changes
  * them) to learn each call's method and deadline, and touches frames only where it must: the
  * DATA of intercepted calls, the flow-control frames that account for them, and the answers it
- * writes itself when a call is rejected or the runtime is gone.
+ * writes itself when a call is rejected or the runtime is gone. What happens to an intercepted
+ * call's body is up to Interceptions (interception.ts).
  */
 export class ProxyConnection {
   private state: 'connecting' | 'proxying' | 'unavailable' | 'closed' = 'connecting';
@@ -82,7 +80,7 @@ export class ProxyConnection {
   private readonly resetBarriers = new Map<number, number>();
   private nextBarrier = 0;
   private readonly window = new RuntimeSendWindow();
-  private readonly sending: StreamState[] = [];
+  private readonly interceptions: Interceptions;
   private returnConnection = 0;
   private readonly returnStreams = new Map<number, number>();
   private lastClientStreamId = 0;
@@ -127,6 +125,23 @@ export class ProxyConnection {
     this.log = options.logger;
     this.debug = this.log.isLevelEnabled('debug');
     if (this.debug) this.runtimeDecoder = observingDecoder();
+    this.interceptions = new Interceptions(
+      options.interceptor,
+      {
+        isOpen: (stream) => this.state === 'proxying' && this.streams.get(stream.id) === stream,
+        injectToRuntime: (frame) => this.toRuntime.inject(frame),
+        injectToClient: (frame) => this.toClient.inject(frame),
+        discard: (streamId) => this.discard(streamId),
+        finish: (stream, outcome) => this.finishStream(stream, outcome),
+        flush: () => {
+          this.flushToRuntime();
+          this.flushToClient();
+        },
+        fail: (err) => this.fail(err),
+      },
+      this.window,
+      this.log,
+    );
     this.toClient = new FrameSink(client);
     this.clientGate = new PauseGate(client);
     this.closed = new Promise((resolve) => client.once('close', () => resolve()));
@@ -294,9 +309,8 @@ export class ProxyConnection {
 
   /** Aborts every interception still running and forgets all calls. */
   private closeStreams(): void {
-    for (const stream of this.streams.values()) stream.interception?.abort.abort(new Error('connection closed'));
+    this.interceptions.abortAll(this.streams.values());
     this.streams.clear();
-    this.sending.length = 0;
   }
 
   private flushToRuntime(): void {
@@ -389,8 +403,7 @@ export class ProxyConnection {
   }
 
   private isIntercepted(fields: HeaderField[]): boolean {
-    const methods = this.options.interceptor?.methods;
-    return methods !== undefined && methods.has(fieldValue(fields, ':path') ?? '');
+    return this.interceptions.intercepts(fieldValue(fields, ':path') ?? '');
   }
 
   /** Client DATA on this stream passes through (is neither held nor dropped). */
@@ -477,15 +490,7 @@ export class ProxyConnection {
       responseHeaders: false,
       interception: undefined,
     };
-    if (!endStream && this.options.interceptor?.methods.has(method)) {
-      // The deadline matters only to the interceptor; other calls carry grpc-timeout on untouched.
-      const timeout = fieldValue(fields, 'grpc-timeout');
-      const timeoutMs = timeout === undefined ? undefined : parseGrpcTimeout(timeout);
-      if (timeoutMs !== undefined) stream.deadline = new Date(Date.now() + timeoutMs);
-      stream.requestId ??= newRequestId();
-      stream.interception = { phase: 'holding', held: [], heldBytes: 0, abort: new AbortController(), sent: 0 };
-      this.window.trackStream(id);
-    }
+    if (!endStream && this.interceptions.intercepts(method)) this.interceptions.begin(stream, fields);
     this.streams.set(id, stream);
   }
 
@@ -499,21 +504,7 @@ export class ProxyConnection {
     const interception = stream?.interception;
     if (stream && interception?.phase === 'holding') {
       this.giveBack(header.streamId, header.length, !endStream);
-      const content = dataContent(header.flags, frame.payload());
-      interception.held.push(content);
-      interception.heldBytes += content.length;
-      if (interception.heldBytes > MAX_INTERCEPTED_BODY_BYTES) {
-        this.rejectStream(
-          stream,
-          GrpcCode.RESOURCE_EXHAUSTED,
-          `request to ${stream.method} exceeds the proxy's limit of ${MAX_INTERCEPTED_BODY_BYTES} bytes for intercepted calls`,
-        );
-        return;
-      }
-      if (endStream) {
-        stream.clientEnded = true;
-        this.decide(stream, interception);
-      }
+      this.interceptions.hold(stream, interception, dataContent(header.flags, frame.payload()), endStream);
       return;
     }
     this.window.forwarded(header.length);
@@ -562,126 +553,11 @@ export class ProxyConnection {
     return true;
   }
 
-  // --- interception ---------------------------------------------------------------------------
-
-  private decide(stream: StreamState, interception: Interception): void {
-    interception.phase = 'deciding';
-    const body = Buffer.concat(interception.held, interception.heldBytes);
-    interception.held = [];
-    const parsed = parseSingleMessage(body);
-    const requestId = stream.requestId ?? newRequestId();
-    if (parsed.kind !== 'message') {
-      this.log.warn(
-        {
-          method: stream.method,
-          requestId,
-          reason: parsed.kind === 'compressed' ? 'compressed request message' : parsed.reason,
-        },
-        'intercepted call passed through unmodified',
-      );
-      this.sendOwn(stream, interception, body);
-      return;
-    }
-    const interceptor = this.options.interceptor!;
-    const call: InterceptedCall = {
-      method: stream.method,
-      message: parsed.message,
-      requestId,
-      signal: interception.abort.signal,
-    };
-    if (stream.deadline) call.deadline = stream.deadline;
-    Promise.resolve()
-      .then(() => interceptor.intercept(call))
-      .then(
-        (decision) => this.applyDecision(stream, decision),
-        (err: unknown) => {
-          const message = err instanceof Error ? err.message : String(err);
-          this.log.error({ method: stream.method, requestId, err: message }, 'interceptor failed; rejecting the call');
-          this.applyDecision(stream, { action: 'reject', code: GrpcCode.INTERNAL, message });
-        },
-      );
-  }
-
-  private applyDecision(stream: StreamState, decision: InterceptDecision): void {
-    const interception = stream.interception;
-    // The call may have ended meanwhile (client reset, runtime answered, connection closed).
-    if (this.state !== 'proxying' || this.streams.get(stream.id) !== stream || interception?.phase !== 'deciding') {
-      return;
-    }
-    try {
-      if (decision.action === 'forward') this.sendOwn(stream, interception, framedMessage(decision.message));
-      else this.rejectStream(stream, decision.code, decision.message);
-    } catch (err) {
-      this.fail(err);
-      return;
-    }
-    this.flushToRuntime();
-    this.flushToClient();
-  }
-
-  private sendOwn(stream: StreamState, interception: Interception, body: Buffer): void {
-    interception.phase = 'sending';
-    interception.body = body;
-    interception.sent = 0;
-    this.sending.push(stream);
-    this.drainOwnSends();
-  }
-
-  /** Sends our own DATA as far as the runtime's connection and stream windows allow. */
-  private drainOwnSends(): void {
-    for (let i = 0; i < this.sending.length; ) {
-      const stream = this.sending[i]!;
-      const interception = stream.interception!;
-      const body = interception.body!;
-      let finished = false;
-      for (;;) {
-        const remaining = body.length - interception.sent;
-        const n = Math.min(
-          remaining,
-          this.window.maxFrameSize,
-          this.window.connection,
-          this.window.streamWindow(stream.id),
-        );
-        if (n <= 0 && remaining > 0) break;
-        const last = interception.sent + n === body.length;
-        const chunk = body.subarray(interception.sent, interception.sent + n);
-        this.toRuntime.inject(encodeFrame(FrameType.DATA, last ? Flag.END_STREAM : 0, stream.id, chunk));
-        this.window.sentOwn(stream.id, n);
-        interception.sent += n;
-        if (last) {
-          finished = true;
-          break;
-        }
-      }
-      if (finished) {
-        interception.phase = 'done';
-        interception.body = undefined;
-        this.window.untrackStream(stream.id);
-        this.sending.splice(i, 1);
-      } else {
-        i += 1;
-      }
-    }
-  }
-
-  private rejectStream(stream: StreamState, code: number, message: string): void {
-    this.discard(stream.id);
-    this.toClient.inject(statusFrame(stream.id, code, message, !stream.responseHeaders));
-    // A server that answers before the request is complete tells the client to stop sending.
-    if (!stream.clientEnded) this.toClient.inject(rstStreamFrame(stream.id, ErrorCode.NO_ERROR));
-    this.finishStream(stream, code);
-  }
-
   private finishStream(stream: StreamState, outcome: number | string | undefined): void {
     if (this.streams.get(stream.id) !== stream) return;
     this.streams.delete(stream.id);
     const interception = stream.interception;
-    if (interception) {
-      if (interception.phase !== 'done') interception.abort.abort(new Error(`call ${stream.method} ended: ${outcome}`));
-      const index = this.sending.indexOf(stream);
-      if (index >= 0) this.sending.splice(index, 1);
-      this.window.untrackStream(stream.id);
-    }
+    if (interception) this.interceptions.ended(stream, interception, outcome);
     if (this.debug) {
       this.log.debug(
         {
@@ -742,7 +618,7 @@ export class ProxyConnection {
       this.fail(err);
       return;
     }
-    if (windowChanged) this.drainOwnSends();
+    if (windowChanged) this.interceptions.sendWithinWindows();
     this.flushToClient();
     this.flushToRuntime();
     if (windowChanged && this.flowStalled) this.pumpClient();
@@ -847,10 +723,4 @@ export class ProxyConnection {
 /** A decoder for a peer whose size updates the other end checks (see clientDecoder). */
 function observingDecoder(): HpackDecoder {
   return new HpackDecoder(Number.MAX_SAFE_INTEGER, DEFAULT_HEADER_TABLE_SIZE);
-}
-
-/** The value of the first field named `name` (header names arrive lowercase in HTTP/2). */
-function fieldValue(fields: readonly HeaderField[], name: string): string | undefined {
-  for (const [fieldName, value] of fields) if (fieldName === name) return value;
-  return undefined;
 }

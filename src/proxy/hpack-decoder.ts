@@ -4,6 +4,12 @@ import { STATIC_TABLE } from './hpack-static-table.js';
 /** A decoded header field; names and values are latin1 strings, one char per octet. */
 export type HeaderField = readonly [name: string, value: string];
 
+/** The value of the first field named `name` (header names arrive lowercase in HTTP/2). */
+export function fieldValue(fields: readonly HeaderField[], name: string): string | undefined {
+  for (const [fieldName, value] of fields) if (fieldName === name) return value;
+  return undefined;
+}
+
 /** RFC 7541 section 4.1: an entry's size is its octets plus 32. */
 const ENTRY_OVERHEAD = 32;
 /** Bounds integers so a malicious encoding cannot loop or overflow (no legitimate value is near). */
