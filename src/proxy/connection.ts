@@ -15,7 +15,6 @@ import {
   headersFragment,
   holdsWholeFrames,
   parseSettings,
-  pingFrame,
   rstStreamFrame,
   windowUpdateFrame,
   type FrameHeader,
@@ -25,7 +24,6 @@ import { GrpcCode, statusFrame } from './grpc-status.js';
 import { HpackDecoder, fieldValue, type HeaderField } from './hpack-decoder.js';
 import { Interceptions } from './interception.js';
 import { PauseGate } from './pause-gate.js';
-import { resetBarrierOf, resetBarrierPayload } from './reset-barrier.js';
 import { ProtocolError, type PendingBlock, type StreamState } from './stream-state.js';
 import { UnavailableResponder } from './unavailable-responder.js';
 
@@ -75,10 +73,12 @@ export class ProxyConnection {
   private runtimeBlock: PendingBlock | undefined;
   private readonly streams = new Map<number, StreamState>();
   /** Streams the proxy reset towards the runtime; the runtime's frames on them are dropped. */
-  private readonly discarded = new Set<number>();
-  /** Our PINGs sent after a reset, by their counter: an ACK retires the reset stream. */
-  private readonly resetBarriers = new Map<number, number>();
-  private nextBarrier = 0;
+  /**
+   * Streams reset towards the runtime, each with the highest client stream id forwarded before
+   * the reset: the runtime handles frames in order, so once it answers a later stream it has seen
+   * the reset and sends nothing more on the old one, which can then be forgotten.
+   */
+  private readonly discarded = new Map<number, number>();
   private readonly window = new RuntimeSendWindow();
   private readonly interceptions: Interceptions;
   private returnConnection = 0;
@@ -531,26 +531,20 @@ export class ProxyConnection {
 
   /** Resets a stream towards the runtime and drops whatever the runtime still sends on it. */
   private discard(streamId: number): void {
-    this.discarded.add(streamId);
+    this.discarded.set(streamId, Math.max(this.lastClientStreamId, this.clientBlock?.streamId ?? 0));
     this.toRuntime.inject(rstStreamFrame(streamId, ErrorCode.CANCEL));
-    // A peer answers PINGs in order, so once this one is acknowledged every frame the runtime
-    // sent on the stream before it saw the reset has arrived: the stream can be forgotten, and
-    // the fast paths, which stay off while any reset stream is pending, come back.
-    const barrier = this.nextBarrier;
-    this.nextBarrier = (this.nextBarrier + 1) >>> 0;
-    this.resetBarriers.set(barrier, streamId);
-    this.toRuntime.inject(pingFrame(resetBarrierPayload(barrier)));
   }
 
-  /** True when a PING ACK answers one of our reset barriers (the client never sent it). */
-  private retireResetStream(payload: Buffer): boolean {
-    const barrier = resetBarrierOf(payload);
-    const streamId = barrier === undefined ? undefined : this.resetBarriers.get(barrier);
-    if (barrier === undefined || streamId === undefined) return false;
-    this.resetBarriers.delete(barrier);
-    this.discarded.delete(streamId);
-    if (this.debug) this.log.debug({ streamId }, 'reset stream retired');
-    return true;
+  /**
+   * Forgets reset streams the runtime is done with. No PING serves as the barrier: a grpc-go
+   * server counts PINGs while it has no open streams and closes a connection that sends too many.
+   */
+  private retireResetStreams(answeredStreamId: number): void {
+    for (const [streamId, lastForwarded] of this.discarded) {
+      if (answeredStreamId <= lastForwarded) continue;
+      this.discarded.delete(streamId);
+      if (this.debug) this.log.debug({ streamId }, 'reset stream retired');
+    }
   }
 
   private finishStream(stream: StreamState, outcome: number | string | undefined): void {
@@ -641,6 +635,7 @@ export class ProxyConnection {
               'closing the connection (dropping its header block would desynchronise HPACK state)',
           );
         }
+        if (this.discarded.size > 0) this.retireResetStreams(header.streamId);
         this.runtimeBlock = {
           streamId: header.streamId,
           endStream: (header.flags & Flag.END_STREAM) !== 0,
@@ -670,10 +665,6 @@ export class ProxyConnection {
         if (stream && header.flags & Flag.END_STREAM) this.finishStream(stream, undefined);
         return false;
       }
-      case FrameType.PING:
-        if (header.flags & Flag.ACK && this.retireResetStream(frame.payload())) return false;
-        this.toClient.forward(frame, header);
-        return false;
       case FrameType.RST_STREAM: {
         if (this.discarded.has(header.streamId)) return false;
         this.toClient.forward(frame, header);

@@ -126,10 +126,6 @@ export function settingsAckFrame(): Buffer {
   return encodeFrame(FrameType.SETTINGS, Flag.ACK, 0);
 }
 
-export function pingFrame(opaque: Buffer): Buffer {
-  return encodeFrame(FrameType.PING, 0, 0, opaque);
-}
-
 export function pingAckFrame(opaque: Buffer): Buffer {
   return encodeFrame(FrameType.PING, Flag.ACK, 0, opaque);
 }

@@ -299,8 +299,19 @@ describe('CreateContainer through the shim on containerd: which annotation appli
     expect(details).toContain(`${OLD_KEY}/app=${missing}`);
     expect(details).toMatch(/does-not-exist/);
     const pod = (await cri.listPodSandbox()).find((p) => p.metadata?.name === 'pod-missing');
-    expect(pod).toBeDefined();
+    expect(pod?.id).toMatch(/^[0-9a-f]{64}$/);
     expect((await cri.listContainers()).filter((c) => c.pod_sandbox_id === pod?.id)).toEqual([]);
+  });
+
+  it('many rejected calls in a row leave kubelet\'s connection to containerd working', async () => {
+    const missing = `${registry.host}/profiles/deny-mkdir:also-missing`;
+    const sandbox = podSandboxConfig({ name: 'pod-rejected-often', annotations: { [`${OLD_KEY}/POD`]: missing } });
+    const podId = await cri.runPodSandbox(sandbox);
+    for (let attempt = 0; attempt < 6; attempt++) {
+      const error = await cri.createContainer(podId, containerConfig({ name: 'app', attempt }), sandbox).catch((e: unknown) => e);
+      expect((error as CriCallError).details).toMatch(/^ErrImagePull: /);
+    }
+    expect((await cri.version()).runtime_name).toBe('containerd');
   });
 
   it('logs the events like CRI-O, with the CRI method and a request id', () => {
