@@ -78,9 +78,36 @@ describe('loadConfig', () => {
     expect(warnings).toEqual([`${file}:2: crio.runtime.conmon: unknown key, ignored`, `${file}:4: shim.lisen: unknown key, ignored`]);
   });
 
-  it('rejects relative paths and out-of-range numbers', () => {
+  it('rejects relative paths', () => {
     write('10-a.conf', '[shim]\nstate_dir = "var/lib"\n');
     expect(() => loadConfig({ dir })).toThrow(/shim\.state_dir: expected an absolute path, got "var\/lib"/);
+  });
+
+  it('rejects out-of-range numbers, naming the range', () => {
+    const file = write('10-a.conf', '[shim.artifact]\nmax_bytes = 10\n');
+    expect(() => loadConfig({ dir })).toThrow(`${file}:2: shim.artifact.max_bytes: expected an integer from 1024 to 67108864, got 10`);
+  });
+
+  it('names the line of a wrong type inside the second of several [[arrays of tables]] and inside inline tables', () => {
+    const file = write(
+      '10-rules.toml',
+      [
+        '[[shim.signature.rules]]',
+        'prefix = "a.example"',
+        'keys = ["/k.pub"]',
+        '',
+        '[[shim.signature.rules]]',
+        'prefix = "b.example"',
+        'keys = "/k.pub"',
+        'identities = [{ issuer = 3, subject = "s" }]',
+      ].join('\n'),
+    );
+    expect(() => loadConfig({ dir })).toThrow(
+      [
+        `${file}:7: shim.signature.rules.1.keys: expected a list of strings, got the string "/k.pub"`,
+        `${file}:8: shim.signature.rules.1.identities.0.issuer: expected a string, got number 3`,
+      ].join('\n'),
+    );
   });
 });
 
