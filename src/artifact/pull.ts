@@ -102,7 +102,8 @@ export class ProfilePuller {
         const resolution = await this.resolveTag(reference, fetched);
         digest = resolution.digest;
         topManifest = resolution.manifest;
-        resolvedTag = digest;
+        // A stale stand-in is not remembered as a fresh resolution: the next pull asks again.
+        resolvedTag = resolution.stale ? undefined : digest;
       }
     }
     const common = { reference: key, registry: reference.registry, repository: reference.repository };
@@ -132,12 +133,12 @@ export class ProfilePuller {
   }
 
   /** GET of the manifest by tag; with `allowStaleTagOnError`, a persisted resolution stands in when the registry is unreachable. */
-  private async resolveTag(reference: Reference, fetched: Fetched): Promise<{ digest: string; manifest?: ManifestResult }> {
+  private async resolveTag(reference: Reference, fetched: Fetched): Promise<{ digest: string; manifest?: ManifestResult; stale: boolean }> {
     try {
       fetched.network = true;
       const manifest = await this.options.registry.getManifest(reference);
       fetched.toStore.set(manifest.digest, manifest.bytes);
-      return { digest: manifest.digest, manifest };
+      return { digest: manifest.digest, manifest, stale: false };
     } catch (error) {
       if (!this.options.allowStaleTagOnError || !(error instanceof ArtifactError) || error.reason !== 'RegistryUnavailable') throw error;
       const key = formatReference(reference);
@@ -145,7 +146,7 @@ export class ProfilePuller {
       if (!stored) throw error;
       fetched.network = false;
       this.options.logger?.warn({ ref: key, digest: stored.digest, resolvedAt: stored.resolvedAt, err: error.message }, 'Registry unreachable; using the last resolution of the tag (allowStaleTagOnError)');
-      return { digest: stored.digest };
+      return { digest: stored.digest, stale: true };
     }
   }
 

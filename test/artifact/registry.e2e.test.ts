@@ -366,10 +366,17 @@ describe('with the registry gone', () => {
 
     const open = createArtifactClient({ stateDir: dir, authFile: null, registries, timeouts, retry: { attempts: 1 }, allowStaleTagOnError: true });
     clients.push(open);
-    const stale = await open.pullProfile(`${front.host}/offline/p:v1`);
-    expect(stale.bytes.equals(profile)).toBe(true);
-    expect(stale.manifestDigest).toBe(seed.digest);
-    expect(stale.fromCache).toBe('store');
-    await front.stop();
+    try {
+      const stale = await open.pullProfile(`${front.host}/offline/p:v1`);
+      expect(stale.bytes.equals(profile)).toBe(true);
+      expect(stale.manifestDigest).toBe(seed.digest);
+      expect(stale.fromCache).toBe('store');
+      // The stand-in is not cached as a fresh resolution: the next pull asks the registry again.
+      front.reset();
+      await open.pullProfile(`${front.host}/offline/p:v1`);
+      expect(front.requests).toEqual([`GET /v2/offline/p/manifests/v1`]);
+    } finally {
+      await front.stop();
+    }
   });
 });
