@@ -70,7 +70,7 @@ export interface MatchedRule {
 }
 
 /** Normalises a prefix or a `registry/repository` name for matching: no trailing slashes. */
-function trimSlashes(name: string): string {
+export function trimSlashes(name: string): string {
   return name.replace(/\/+$/, '');
 }
 

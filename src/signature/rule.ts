@@ -1,6 +1,6 @@
 import type { TrustedRoot } from '@sigstore/protobuf-specs';
 import type { TrustMaterial } from '@sigstore/verify';
-import { policyProblems, ruleLocation, type KeylessIdentity, type SignaturePolicy, type SignatureRuleSettings } from './policy.js';
+import { policyProblems, ruleLocation, trimSlashes, type KeylessIdentity, type SignaturePolicy, type SignatureRuleSettings } from './policy.js';
 import { buildTrustMaterial, loadPublicKey, loadTrustedRoot, type TrustedKey } from './trust.js';
 
 /** A keyless identity with its patterns compiled and anchored. */
@@ -80,7 +80,8 @@ export function compilePolicy(policy: SignaturePolicy): CompiledPolicy {
   }
   const byName = new Map<string, CompiledRule>();
   (policy.rules ?? []).forEach((rule, i) => {
-    const name = rule.prefix.replace(/\/+$/, '');
+    // The same normalisation selectRule names its match with, so every match finds its rule.
+    const name = trimSlashes(rule.prefix);
     byName.set(name, compileRule(name, ruleLocation(i), rule));
   });
   return { default: compileRule('default', ruleLocation('default'), policy.default), byName };

@@ -99,7 +99,11 @@ export function createSignatureVerifier(policy: SignaturePolicy, source: Signatu
 
   const ruleFor = (registry: string, repository: string): CompiledRule => {
     const { name } = selectRule(policy, registry, repository);
-    return compiled.byName.get(name) ?? compiled.default;
+    if (name === 'default') return compiled.default;
+    const rule = compiled.byName.get(name);
+    // Never fall back to the default here: that could turn a "required" rule into "none".
+    if (rule === undefined) throw new Error(`signature policy has no compiled rule "${name}"`);
+    return rule;
   };
 
   async function verifyUncached(request: VerifyRequest, rule: CompiledRule, key: string): Promise<VerificationResult> {
