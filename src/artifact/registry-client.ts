@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { SecureContext } from 'node:tls';
+import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { Authenticator, type AuthTarget } from './auth.js';
 import { readSmallBody, readVerifiedBody } from './body.js';
@@ -160,6 +161,12 @@ function bareMediaType(value: string | undefined): string {
  */
 export class RegistryClient {
   private readonly transport = new Transport();
+  /**
+   * Registries that answered 404 to the referrers API. A registry that has the API answers 200
+   * even when nothing refers to a digest, so the next lookups go straight to the tag schema;
+   * remembered for an hour so that an upgraded registry is noticed.
+   */
+  private readonly withoutReferrersApi = new LRUCache<string, true>({ max: 1000, ttl: 3_600_000 });
   private readonly tls = new TlsTrust();
   private readonly auth: Authenticator;
   private readonly registries: Record<string, RegistryHostConfig>;
@@ -481,7 +488,8 @@ export class RegistryClient {
     const filter = (list: Descriptor[]): Descriptor[] =>
       options.artifactType === undefined ? list : list.filter((d) => d.artifactType === options.artifactType);
     const subject: Reference = { registry: reference.registry, repository: reference.repository, digest };
-    const viaApi = await this.fromSources('listing referrers of', subject, true, options.signal, async (source) => {
+    const knownWithoutApi = this.withoutReferrersApi.has(reference.registry);
+    const viaApi = knownWithoutApi ? undefined : await this.fromSources('listing referrers of', subject, true, options.signal, async (source) => {
       const query = options.artifactType === undefined ? '' : `?artifactType=${encodeURIComponent(options.artifactType)}`;
       const outcome = await this.call(
         source,
@@ -494,6 +502,7 @@ export class RegistryClient {
       return decodeManifest(body.bytes, OCI_INDEX).manifest.manifests;
     });
     if (viaApi !== undefined) return filter(viaApi);
+    this.withoutReferrersApi.set(reference.registry, true);
     const tagged: Reference = { registry: reference.registry, repository: reference.repository, tag: `${parsed.algorithm}-${parsed.hex}` };
     try {
       const index = await this.getManifest(tagged, options);

@@ -195,10 +195,31 @@ describe('key-based signatures on a real registry', () => {
     const request = { reference: 'cached', registry: proxy.host, repository: 'signed/cached', digest };
     proxy.reset();
     await expect(verifier.verifyArtifact(request)).resolves.toMatchObject({ verified: true, cached: false });
-    expect(proxy.requests.length).toBeGreaterThan(0);
+    const hex = digest.slice('sha256:'.length);
+    expect(proxy.requests).toContain(`GET /v2/signed/cached/manifests/sha256-${hex}.sig`);
     proxy.reset();
     await expect(verifier.verifyArtifact(request)).resolves.toMatchObject({ verified: true, cached: true });
     expect(proxy.requests).toEqual([]);
+  });
+
+  it('asks a registry without the referrers API for it once, then goes straight to the referrers tag', async () => {
+    const policy: SignaturePolicy = { default: { mode: 'required', keys: [publisherPub] } };
+    for (const tag of ['a', 'b']) {
+      const digest = await push('signed/once', tag, profile(`once-${tag}`), proxy.host);
+      await signArtifact({ client: source, registry: proxy.host, repository: 'signed/once', digest, privateKeyPem: pem(publisher.privateKey) });
+      proxy.reset();
+      const request = { reference: tag, registry: proxy.host, repository: 'signed/once', digest };
+      await expect(createSignatureVerifier(policy, source).verifyArtifact(request)).resolves.toMatchObject({ verified: true });
+      const hex = digest.slice('sha256:'.length);
+      const manifests = proxy.requests.filter((r) => !r.includes('/blobs/'));
+      // The API is asked at most on the first verification (earlier tests may have asked it already).
+      const apiCalls = manifests.filter((r) => r.includes('/referrers/'));
+      expect(apiCalls.length).toBeLessThanOrEqual(tag === 'a' ? 1 : 0);
+      // Both discoveries start together; the cosign tag's signature is accepted.
+      expect(manifests.filter((r) => !r.includes('/referrers/')).sort()).toEqual(
+        [`GET /v2/signed/once/manifests/sha256-${hex}`, `GET /v2/signed/once/manifests/sha256-${hex}.sig`].sort(),
+      );
+    }
   });
 });
 
