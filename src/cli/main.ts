@@ -10,11 +10,11 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { serve, p
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
-  if (command === undefined || command === 'help' || command === '--help' || command === '-h' || args.includes('--help') || args.includes('-h')) {
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (command === 'version' || command === '--version' || command === '-v' || args.includes('--version')) {
+  if (command === 'version' || command === '--version' || command === '-v') {
     process.stdout.write(`seccomp-oci-shim ${shimVersion()}\n`);
     return 0;
   }

@@ -1,8 +1,9 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_CONFIG_DIR, DEFAULT_CONFIG_FILE, loadConfig, type LoadedConfig } from '../config/index.js';
-import { UsageError } from './usage.js';
+import { USAGE, UsageError } from './usage.js';
+import { shimVersion } from './version.js';
 
-export const COMMON_OPTIONS = {
+const COMMON_OPTIONS = {
   config: { type: 'string' },
   'config-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -16,6 +17,17 @@ export function parseCommandArgs<T extends ParseArgsConfig['options']>(args: str
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+}
+
+/**
+ * `-h`/`--help` and `-v`/`--version` anywhere among a command's flags: prints and answers true,
+ * so the command stops there. Read from the parsed flags, never from raw words, so an option
+ * value such as `--key -h` is not taken for a flag.
+ */
+export function answeredHelpOrVersion(values: { help?: boolean; version?: boolean }): boolean {
+  if (values.help) process.stdout.write(USAGE);
+  else if (values.version) process.stdout.write(`seccomp-oci-shim ${shimVersion()}\n`);
+  return Boolean(values.help || values.version);
 }
 
 /** Loads the config the flags point at; an explicitly named file must exist. */

@@ -1,7 +1,7 @@
 import { createLogger } from '../log/logger.js';
 import { artifactClientFor, signatureVerifierFor } from '../injector/index.js';
 import { parseProfile } from '../seccomp/index.js';
-import { loadConfigFromFlags, parseCommandArgs } from './options.js';
+import { answeredHelpOrVersion, loadConfigFromFlags, parseCommandArgs } from './options.js';
 import { allowPlainHttpFor } from './registry-flags.js';
 import { UsageError } from './usage.js';
 import { writeFileAtomically } from '../files/atomic-write.js';
@@ -21,6 +21,7 @@ const PULL_OPTIONS = {
  */
 export async function pull(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, PULL_OPTIONS);
+  if (answeredHelpOrVersion(values)) return 0;
   const [reference, ...extra] = positionals;
   if (!reference || extra.length > 0) throw new UsageError('pull takes exactly one reference: pull REF [-o FILE]');
   const { settings } = loadConfigFromFlags(values);

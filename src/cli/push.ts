@@ -4,7 +4,7 @@ import { createLogger } from '../log/logger.js';
 import { artifactClientFor } from '../injector/index.js';
 import { parseProfile } from '../seccomp/index.js';
 import { registrySignatureSource, signArtifact } from '../signature/index.js';
-import { loadConfigFromFlags, parseCommandArgs } from './options.js';
+import { answeredHelpOrVersion, loadConfigFromFlags, parseCommandArgs } from './options.js';
 import { allowPlainHttpFor } from './registry-flags.js';
 import { UsageError } from './usage.js';
 
@@ -22,6 +22,7 @@ const PUSH_OPTIONS = {
  */
 export async function push(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, PUSH_OPTIONS);
+  if (answeredHelpOrVersion(values)) return 0;
   const [file, reference, ...extra] = positionals;
   if (!file || !reference || extra.length > 0) throw new UsageError('push takes a file and a reference: push FILE REF');
   if (values.sign && !values.key) throw new UsageError('--sign needs --key KEY (a PEM private key)');

@@ -1,7 +1,7 @@
 import { createInjector } from '../injector/index.js';
 import { createLogger } from '../log/logger.js';
 import { startProxy } from '../proxy/index.js';
-import { loadConfigFromFlags, parseCommandArgs } from './options.js';
+import { answeredHelpOrVersion, loadConfigFromFlags, parseCommandArgs } from './options.js';
 import { shimVersion } from './version.js';
 
 const SERVE_OPTIONS = {
@@ -14,6 +14,7 @@ const SERVE_OPTIONS = {
 /** `serve`: the shim's main job, until SIGTERM or SIGINT. */
 export async function serve(args: string[]): Promise<number> {
   const { values } = parseCommandArgs(args, SERVE_OPTIONS);
+  if (answeredHelpOrVersion(values)) return 0;
   const { settings, files, warnings } = loadConfigFromFlags(values);
   // Flags win over files: the systemd unit and the demo set them per node.
   settings.listen = values.listen ?? settings.listen;

@@ -34,10 +34,13 @@ Options for pull:
   -o, --output FILE         Write the profile to FILE (default: standard output)
   --strict                  Accept only KEP-6061 typed artifacts with exactly one layer
   --insecure                Use plain HTTP for the reference's registry
+  --state-dir DIR           Where pulled blobs are kept (default /var/lib/seccomp-oci-shim)
+  --log-level LEVEL         Log lines on standard error from this level up (default warn)
 
 Options for push:
   --artifact-type           Publish in the OCI 1.1 form: empty config, artifactType set
   --insecure                Use plain HTTP for the reference's registry
   --sign --key KEY          Sign the pushed digest with a PEM private key: cosign's
                             sha256-<hex>.sig tag and a sigstore bundle referrer
+  --log-level LEVEL         Log lines on standard error from this level up (default warn)
 `;

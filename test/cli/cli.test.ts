@@ -18,10 +18,19 @@ interface Run {
   stderr: string;
 }
 
+/**
+ * The main config file every run names, empty: without it the machine's own
+ * /etc/seccomp-oci-shim/config.toml, if any, would be read too.
+ */
+function isolated(args: string[]): string[] {
+  const [command, ...rest] = args;
+  return command === undefined ? [] : [command, '--config', path.join(dir, 'empty.toml'), ...rest];
+}
+
 /** Runs the CLI as an operator would, from its TypeScript source, with a bounded wait. */
 function cli(args: string[], timeoutMs = 30_000): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...isolated(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -51,6 +60,7 @@ beforeAll(async () => {
     path.join(configDir, '10-test.toml'),
     `[shim]\nstate_dir = "${path.join(dir, 'state')}"\n[shim.artifact]\nauth_file = "${path.join(dir, 'none.json')}"\n[shim.registries."${registry.host}"]\ninsecure = true\n`,
   );
+  writeFileSync(path.join(dir, 'empty.toml'), '');
   profileFile = path.join(dir, 'profile.json');
   writeFileSync(profileFile, JSON.stringify(PROFILE));
 }, 60_000);
@@ -158,7 +168,7 @@ describe('seccomp-oci-shim serve', () => {
     const socket = path.join(dir, 'run', 'shim.sock');
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', MAIN, 'serve', '--config-dir', configDir, '--listen', socket, '--runtime-endpoint', node.endpoint],
+      ['--import', 'tsx', MAIN, ...isolated(['serve', '--config-dir', configDir, '--listen', socket, '--runtime-endpoint', node.endpoint])],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';
@@ -181,6 +191,15 @@ describe('seccomp-oci-shim serve', () => {
     } finally {
       child.kill('SIGKILL');
     }
+  });
+
+  it('answers -v and -h after the command word without starting to serve', async () => {
+    const version = await cli(['serve', '-v', '--listen', path.join(dir, 'never.sock')]);
+    expect(version).toEqual({ code: 0, stdout: expect.stringMatching(/^seccomp-oci-shim \d+\.\d+\.\d+\n$/), stderr: '' });
+    const help = await cli(['pull', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: seccomp-oci-shim <command>/);
+    expect(existsSync(path.join(dir, 'never.sock'))).toBe(false);
   });
 
   it('stops at start-up on a wrong config value, naming file, line and key', async () => {
