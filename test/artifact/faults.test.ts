@@ -279,7 +279,9 @@ describe('a misbehaving registry', () => {
       await writeFile(authFile, JSON.stringify({ auths: { [fault.host]: { username: 'u', password: 'p' } } }));
       const pulled = await (await client({ authFile })).pullProfile(`${fault.host}/f/p:v1`);
       expect(pulled.bytes.equals(profile)).toBe(true);
-      expect(fault.seen.filter((s) => s.url.includes('/blobs/')).every((s) => s.authorization !== undefined)).toBe(true);
+      const blobRequests = fault.seen.filter((s) => s.url.includes('/blobs/'));
+      expect(blobRequests.length).toBeGreaterThanOrEqual(1);
+      expect(blobRequests.every((s) => s.authorization !== undefined)).toBe(true);
       expect(cdn.seen).toEqual([expect.objectContaining({ url: '/blobs/layer?sig=abc', authorization: undefined })]);
     } finally {
       cdn.server.closeAllConnections();

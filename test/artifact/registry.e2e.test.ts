@@ -13,7 +13,7 @@ import {
   type ArtifactClient,
   type ArtifactClientOptions,
 } from '../../src/artifact/index.js';
-import { runCommand } from '../support/processes.js';
+import { freeTcpPort, runCommand } from '../support/processes.js';
 import { sha256, startCountingProxy, startRegistry, type CountingProxy, type TestRegistry } from '../support/registry.js';
 import { pushSeedShapedArtifact, rawGet, rawPutBlob, rawPutManifest, sampleProfile } from './raw-registry.js';
 
@@ -284,7 +284,8 @@ describe('pulling from a real registry (distribution 2.8)', () => {
     await new Promise<void>((resolve) => failing.listen(0, '127.0.0.1', resolve));
     const failingHost = `127.0.0.1:${(failing.address() as AddressInfo).port}`;
     try {
-      const upstream = 'upstream.example:5000';
+      // A loopback port nobody listens on: the upstream exists in name only, and no lookup leaves the machine.
+      const upstream = `127.0.0.1:${await freeTcpPort()}`;
       const c = await client({
         registries: {
           [upstream]: { mirrors: [deadHost, failingHost, `${empty.host}/cache`, mirror.host] },
@@ -299,7 +300,7 @@ describe('pulling from a real registry (distribution 2.8)', () => {
       expect(pulled.bytes.equals(profile)).toBe(true);
       expect(pulled.registry).toBe(upstream);
       expect(mirror.requests).toEqual([`GET /v2/team/mirrored/manifests/v1`, `GET /v2/team/mirrored/blobs/${seed.layerDigest}`]);
-      // Nothing reached the upstream (it does not even resolve); without mirrors the pull fails.
+      // Nothing reached the upstream (nothing listens there); without mirrors the pull fails.
       const noMirror = await client({ registries: {} });
       const error = await noMirror.pullProfile(`${upstream}/team/mirrored:v1`).catch((e: unknown) => e);
       expect((error as ArtifactError).reason).toBe('RegistryUnavailable');
