@@ -21,11 +21,3 @@ export function isAnnotationAllowed(key: string, allowed: readonly string[]): bo
 export function canAllowImageAnnotations(allowed: readonly string[]): boolean {
   return SECCOMP_PROFILE_ANNOTATIONS.some((name) => allowed.includes(name));
 }
-
-/** The annotations CRI-O would keep, as a new object. */
-export function filterAllowedAnnotations(
-  annotations: Readonly<Record<string, string>>,
-  allowed: readonly string[],
-): Record<string, string> {
-  return Object.fromEntries(Object.entries(annotations).filter(([key]) => isAnnotationAllowed(key, allowed)));
-}

@@ -6,7 +6,7 @@ export {
   SECCOMP_PROFILE_ANNOTATION_V1,
   SECCOMP_PROFILE_ANNOTATIONS,
 } from './keys.js';
-export { canAllowImageAnnotations, filterAllowedAnnotations, isAnnotationAllowed } from './allowed.js';
+export { canAllowImageAnnotations, isAnnotationAllowed } from './allowed.js';
 export {
   needsImageAnnotations,
   resolveProfileAnnotation,

@@ -12,6 +12,7 @@ import type { Timeouts } from './transport.js';
 export { ArtifactError, criErrorWord, isArtifactError, type ArtifactErrorReason } from './errors.js';
 export { parseReference, formatReference, registryApiHost, type Reference } from './reference.js';
 export { parseDigest, digestOf, isValidDigest } from './digest.js';
+export { SingleFlight, untilAborted } from './singleflight.js';
 export { KUBELET_AUTH_FILE } from './credentials.js';
 export { nodePlatform, selectPlatformManifest, type Platform } from './platform.js';
 export type { Descriptor, ParsedManifest } from './descriptor.js';
@@ -66,8 +67,6 @@ export interface ArtifactClient {
   push(options: PushOptions): Promise<PushedProfile>;
   /** The lower-level distribution client (manifests, blobs, referrers, annotations). */
   registry: RegistryClient;
-  /** Drops the memory caches (not the store). */
-  clearMemoryCache(): void;
   /** Closes idle connections. */
   close(): void;
 }
@@ -101,7 +100,6 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
       return pushProfile(registry, { title: path.basename(profile.file), ...rest, profile: await readFile(profile.file) });
     },
     registry,
-    clearMemoryCache: () => puller.clearMemory(),
     close: () => registry.close(),
   };
 }

@@ -84,12 +84,6 @@ export class ProfilePuller {
     return { ...pulled, reference: input };
   }
 
-  /** Forgets what is cached in memory (the store stays). */
-  clearMemory(): void {
-    this.tags.clear();
-    this.profiles.clear();
-  }
-
   private async pull(reference: Reference): Promise<PulledProfile> {
     const key = formatReference(reference);
     const fetched: Fetched = { network: false, toStore: new Map() };

@@ -35,11 +35,6 @@ export class TransportError extends Error {
   }
 }
 
-export interface ResponseHead {
-  status: number;
-  headers: IncomingHttpHeaders;
-}
-
 /** First value of a response header. */
 export function header(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];

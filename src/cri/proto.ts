@@ -5,7 +5,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import * as grpc from '@grpc/grpc-js';
 
 /** Absolute path of the CRI v1 proto this project speaks (`proto/runtime/v1/api.proto`). */
-export const CRI_PROTO_PATH = fileURLToPath(new URL('../../proto/runtime/v1/api.proto', import.meta.url));
+const CRI_PROTO_PATH = fileURLToPath(new URL('../../proto/runtime/v1/api.proto', import.meta.url));
 
 /** The two CRI services as they appear in a gRPC `:path`. */
 export const RUNTIME_SERVICE = 'runtime.v1.RuntimeService';

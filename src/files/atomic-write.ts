@@ -7,12 +7,12 @@ import path from 'node:path';
  * crash: a temp file beside it, fsync, rename, fsync of the directory. The runtime and later
  * shim runs read these files by name, so a torn profile must never be visible under one.
  */
-export async function writeFileAtomically(file: string, bytes: Buffer | string, mode = 0o644): Promise<void> {
+export async function writeFileAtomically(file: string, bytes: Buffer | string): Promise<void> {
   const dir = path.dirname(file);
   await mkdir(dir, { recursive: true });
   const temp = path.join(dir, `.tmp-${path.basename(file)}-${randomBytes(6).toString('hex')}`);
   try {
-    const handle = await open(temp, 'wx', mode);
+    const handle = await open(temp, 'wx', 0o644);
     try {
       await handle.writeFile(bytes);
       await handle.sync();

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LRUCache } from 'lru-cache';
+import { SingleFlight, untilAborted } from '../artifact/index.js';
 import { writeFileAtomically } from '../files/atomic-write.js';
 import type { Logger } from '../log/logger.js';
 import type { LocalManifestReader } from './containerd-content.js';
@@ -43,6 +44,29 @@ export function createImageAnnotationSource(
     }
   }
 
+  // Pods of one new image start together: one read (and one file write) serves them all. The
+  // shared read is not tied to the first caller's signal; each caller stops waiting on its own.
+  const reads = new SingleFlight<Record<string, string>>();
+  const shared = new AbortController().signal;
+
+  async function read(image: string, repoDigest: string, digest: string): Promise<Record<string, string>> {
+    const known = byDigest.get(digest) ?? (await stored(digest));
+    if (known !== undefined) {
+      byDigest.set(digest, known);
+      return known;
+    }
+    let from = 'runtime content store';
+    let annotations = await local.imageAnnotations(digest, shared);
+    if (annotations === undefined) {
+      from = 'registry';
+      annotations = await registry.imageAnnotations(repoDigest, { signal: shared });
+    }
+    options.logger.debug({ image, repoDigest, from }, 'Read image annotations');
+    await writeFileAtomically(fileOf(digest), JSON.stringify(annotations));
+    byDigest.set(digest, annotations);
+    return annotations;
+  }
+
   return {
     async annotationsOf(image, signal) {
       const repoDigests = await runtime.imageRepoDigests(image);
@@ -51,21 +75,9 @@ export function createImageAnnotationSource(
       const repoDigest = repoDigests[0];
       if (repoDigest === undefined) return {};
       const digest = repoDigest.slice(repoDigest.lastIndexOf('@') + 1);
-      const known = byDigest.get(digest) ?? (await stored(digest));
-      if (known !== undefined) {
-        byDigest.set(digest, known);
-        return known;
-      }
-      let from = 'runtime content store';
-      let annotations = await local.imageAnnotations(digest, signal);
-      if (annotations === undefined) {
-        from = 'registry';
-        annotations = await registry.imageAnnotations(repoDigest, { signal });
-      }
-      options.logger.debug({ image, repoDigest, from }, 'Read image annotations');
-      await writeFileAtomically(fileOf(digest), JSON.stringify(annotations));
-      byDigest.set(digest, annotations);
-      return annotations;
+      const known = byDigest.get(digest);
+      if (known !== undefined) return known;
+      return untilAborted(reads.run(digest, () => read(image, repoDigest, digest)), signal, () => new Error(`reading annotations of ${repoDigest}: aborted`));
     },
   };
 }

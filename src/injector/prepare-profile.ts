@@ -50,7 +50,8 @@ export function createProfilePreparer(deps: ProfilePreparerDeps): ProfilePrepare
         repository: pulled.repository,
         digest: pulled.manifestDigest,
       });
-      const capabilities = [...new Set(target.capabilities)].sort();
+      // effectiveCapabilities gives each once; the order is made canonical for the cache key.
+      const capabilities = [...target.capabilities].sort();
       const key = `${pulled.manifestDigest} ${capabilities.join(',')}`;
       let path = converted.get(key);
       if (path === undefined) {

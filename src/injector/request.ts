@@ -38,8 +38,11 @@ interface DecodedRequest {
   };
 }
 
+/** Looked up once: every CreateContainer decodes with it. */
+const CREATE_CONTAINER_REQUEST = criType('CreateContainerRequest');
+
 export function decodeCreateContainer(message: Buffer): CreateContainerFacts {
-  const type = criType('CreateContainerRequest');
+  const type = CREATE_CONTAINER_REQUEST;
   const decoded = type.toObject(type.decode(message), { enums: String, longs: Number }) as DecodedRequest;
   return {
     podSandboxId: decoded.pod_sandbox_id ?? '',
@@ -60,7 +63,7 @@ export function decodeCreateContainer(message: Buffer): CreateContainerFacts {
  * reads either sees the same profile.
  */
 export function seccompOverride(profilePath: string, annotations: Record<string, string>): Buffer {
-  const type = criType('CreateContainerRequest');
+  const type = CREATE_CONTAINER_REQUEST;
   const override = type.fromObject({
     config: {
       annotations,

@@ -14,7 +14,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   return pino(
     {
       name: 'seccomp-oci-shim',
-      level: options.level ?? process.env.SECCOMP_OCI_SHIM_LOG_LEVEL ?? 'info',
+      level: options.level ?? 'info',
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
     },

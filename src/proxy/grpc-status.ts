@@ -3,9 +3,6 @@ import { Flag, FrameType, encodeFrame } from './frames.js';
 
 /** gRPC status codes the proxy produces itself. */
 export const GrpcCode = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
   RESOURCE_EXHAUSTED: 8,
   INTERNAL: 13,
   UNAVAILABLE: 14,

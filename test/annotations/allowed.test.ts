@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   canAllowImageAnnotations,
-  filterAllowedAnnotations,
   isAnnotationAllowed,
 } from '../../src/annotations/index.js';
 
@@ -42,12 +41,5 @@ describe('canAllowImageAnnotations', () => {
   it('is false otherwise', () => {
     expect(canAllowImageAnnotations([])).toBe(false);
     expect(canAllowImageAnnotations(['io.kubernetes.cri-o.Devices', `${V1}/POD`])).toBe(false);
-  });
-});
-
-describe('filterAllowedAnnotations', () => {
-  it('keeps what CRI-O keeps', () => {
-    const annotations = { [`${V1}/POD`]: 'a', [`${V2}/POD`]: 'b', other: 'c' };
-    expect(filterAllowedAnnotations(annotations, [V2])).toEqual({ [`${V2}/POD`]: 'b', other: 'c' });
   });
 });

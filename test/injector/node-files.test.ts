@@ -60,6 +60,25 @@ describe('createImageAnnotationSource', () => {
     expect(localReads).toEqual(['sha256:1']);
   });
 
+  it('answers pods of one new image starting together with one read', async () => {
+    let reads = 0;
+    const source = createImageAnnotationSource(
+      { imageRepoDigests: async () => ['r.example/app@sha256:3'] },
+      {
+        imageAnnotations: async () => {
+          reads += 1;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          return { a: 'b' };
+        },
+      },
+      { imageAnnotations: async () => Promise.reject(new Error('the registry must not be asked')) },
+      options(),
+    );
+    const all = await Promise.all([1, 2, 3, 4].map(() => source.annotationsOf('sha256:img', signal())));
+    expect(all).toEqual([{ a: 'b' }, { a: 'b' }, { a: 'b' }, { a: 'b' }]);
+    expect(reads).toBe(1);
+  });
+
   it('falls back to the registry when the content store cannot answer', async () => {
     const registryReads: string[] = [];
     const source = createImageAnnotationSource(

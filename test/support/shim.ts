@@ -25,10 +25,11 @@ export async function startShim(runtimeEndpoint: string, configure: (settings: S
   settings.stateDir = path.join(dir, 'state');
   settings.listen = path.join(dir, 'shim.sock');
   settings.artifact.authFile = path.join(dir, 'no-auth.json');
+  settings.logLevel = 'debug';
   configure(settings);
   const logs: Record<string, unknown>[] = [];
   const logger: Logger = createLogger({
-    level: 'debug',
+    level: settings.logLevel,
     destination: { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
   });
   const injector = createInjector(settings, logger);
