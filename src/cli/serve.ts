@@ -1,6 +1,5 @@
-import { createInjector } from '../injector/index.js';
 import { createLogger } from '../log/logger.js';
-import { startProxy } from '../proxy/index.js';
+import { startShimService } from './shim-service.js';
 import { answeredHelpOrVersion, loadConfigFromFlags, parseCommandArgs } from './options.js';
 import { shimVersion } from './version.js';
 
@@ -31,22 +30,14 @@ export async function serve(args: string[]): Promise<number> {
     }
   }
 
-  const injector = createInjector(settings, logger);
-  const proxy = await startProxy({
-    listenPath: settings.listen,
-    runtimeEndpoint: settings.runtimeEndpoint,
-    interceptor: injector.interceptor,
-    logger,
-    shutdownGraceMs: settings.shutdownGraceMs,
-  });
+  const shim = await startShimService(settings, logger);
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   logger.info({ signal }, 'Stopping seccomp-oci-shim');
-  await proxy.stop();
-  injector.close();
+  await shim.stop();
   logger.info('Stopped');
   return 0;
 }

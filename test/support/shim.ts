@@ -1,8 +1,7 @@
 import path from 'node:path';
 import { defaultSettings, type ShimSettings } from '../../src/config/index.js';
-import { createInjector } from '../../src/injector/index.js';
+import { startShimService, type ShimService } from '../../src/cli/shim-service.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
-import { startProxy, type RunningProxy } from '../../src/proxy/index.js';
 import { makeTempDir, removeDirSync } from './processes.js';
 
 export interface TestShim {
@@ -32,12 +31,10 @@ export async function startShim(runtimeEndpoint: string, configure: (settings: S
     level: settings.logLevel,
     destination: { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
   });
-  const injector = createInjector(settings, logger);
-  let proxy: RunningProxy;
+  let service: ShimService;
   try {
-    proxy = await startProxy({ listenPath: settings.listen, runtimeEndpoint, interceptor: injector.interceptor, logger });
+    service = await startShimService(settings, logger);
   } catch (error) {
-    injector.close();
     removeDirSync(dir);
     throw error;
   }
@@ -46,8 +43,7 @@ export async function startShim(runtimeEndpoint: string, configure: (settings: S
     settings,
     logs,
     async stop() {
-      await proxy.stop();
-      injector.close();
+      await service.stop();
       removeDirSync(dir);
     },
   };

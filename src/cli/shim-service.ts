@@ -1,0 +1,34 @@
+import type { ShimSettings } from '../config/index.js';
+import { createInjector } from '../injector/index.js';
+import type { Logger } from '../log/logger.js';
+import { startProxy } from '../proxy/index.js';
+
+export interface ShimService {
+  stop(): Promise<void>;
+}
+
+/**
+ * The shim assembled from its settings: the CreateContainer injector behind the proxy's socket.
+ * `serve` runs it until a signal; the tests run the very same assembly in process.
+ */
+export async function startShimService(settings: ShimSettings, logger: Logger): Promise<ShimService> {
+  const injector = createInjector(settings, logger);
+  try {
+    const proxy = await startProxy({
+      listenPath: settings.listen,
+      runtimeEndpoint: settings.runtimeEndpoint,
+      interceptor: injector.interceptor,
+      logger,
+      shutdownGraceMs: settings.shutdownGraceMs,
+    });
+    return {
+      async stop() {
+        await proxy.stop();
+        injector.close();
+      },
+    };
+  } catch (error) {
+    injector.close();
+    throw error;
+  }
+}
