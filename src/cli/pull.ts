@@ -1,5 +1,5 @@
 import { createLogger } from '../log/logger.js';
-import { artifactClientFor, signatureVerifierFor } from '../injector/index.js';
+import { artifactClientFor, pullVerified, signatureVerifierFor } from '../injector/index.js';
 import { parseProfile } from '../seccomp/index.js';
 import { answeredHelpOrVersion, loadConfigFromFlags, parseCommandArgs } from './options.js';
 import { allowPlainHttpFor } from './registry-flags.js';
@@ -32,13 +32,7 @@ export async function pull(args: string[]): Promise<number> {
   const logger = createLogger({ level: values['log-level'] ?? 'warn' });
   const artifacts = artifactClientFor(settings, logger);
   try {
-    const pulled = await artifacts.pullProfile(reference);
-    const verification = await signatureVerifierFor(settings, artifacts, logger).verifyArtifact({
-      reference,
-      registry: pulled.registry,
-      repository: pulled.repository,
-      digest: pulled.manifestDigest,
-    });
+    const { pulled, verification } = await pullVerified(artifacts, signatureVerifierFor(settings, artifacts, logger), reference);
     parseProfile(pulled.bytes, reference);
     const facts = [
       `Pulled ${reference}`,

@@ -11,12 +11,29 @@ export interface PulledArtifact {
   bytes: Buffer;
 }
 
-export interface ArtifactPuller {
-  pullProfile(reference: string, options: { signal?: AbortSignal }): Promise<PulledArtifact>;
+export interface ArtifactPuller<P extends PulledArtifact = PulledArtifact> {
+  pullProfile(reference: string, options: { signal?: AbortSignal }): Promise<P>;
 }
 
-export interface SignatureCheck {
-  verifyArtifact(subject: { reference: string; registry: string; repository: string; digest: string }): Promise<unknown>;
+export interface SignatureCheck<V = unknown> {
+  verifyArtifact(subject: { reference: string; registry: string; repository: string; digest: string }): Promise<V>;
+}
+
+/** The artifact a reference names, checked under the signature policy on the digest fetched. */
+export async function pullVerified<P extends PulledArtifact, V>(
+  artifacts: ArtifactPuller<P>,
+  signatures: SignatureCheck<V>,
+  reference: string,
+  signal?: AbortSignal,
+): Promise<{ pulled: P; verification: V }> {
+  const pulled = await artifacts.pullProfile(reference, { signal });
+  const verification = await signatures.verifyArtifact({
+    reference,
+    registry: pulled.registry,
+    repository: pulled.repository,
+    digest: pulled.manifestDigest,
+  });
+  return { pulled, verification };
 }
 
 export interface NodeFacts {
@@ -43,13 +60,7 @@ export function createProfilePreparer(deps: ProfilePreparerDeps): ProfilePrepare
   const converted = new LRUCache<string, string>({ max: deps.cacheEntries });
   return {
     async prepare(reference: string, target: ContainerTarget, signal: AbortSignal): Promise<PreparedProfile> {
-      const pulled = await deps.artifacts.pullProfile(reference, { signal });
-      await deps.signatures.verifyArtifact({
-        reference,
-        registry: pulled.registry,
-        repository: pulled.repository,
-        digest: pulled.manifestDigest,
-      });
+      const { pulled } = await pullVerified(deps.artifacts, deps.signatures, reference, signal);
       // effectiveCapabilities gives each once; the order is made canonical for the cache key.
       const capabilities = [...target.capabilities].sort();
       const key = `${pulled.manifestDigest} ${capabilities.join(',')}`;
