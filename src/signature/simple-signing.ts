@@ -1,3 +1,4 @@
+import { parseReference } from '../artifact/index.js';
 import { CandidateRejected } from './errors.js';
 
 /** Media type of cosign's payload layer (cosign SIGNATURE_SPEC, "Simple Signing"). */
@@ -33,21 +34,16 @@ function field(object: Record<string, unknown>, key: string): unknown {
   return found === undefined ? undefined : object[found];
 }
 
-/** The repository path of a docker reference: no registry host, tag or digest. */
-export function repositoryPath(dockerReference: string): string {
-  let name = dockerReference;
-  const at = name.indexOf('@');
-  if (at >= 0) name = name.slice(0, at);
-  const lastSlash = name.lastIndexOf('/');
-  const colon = name.lastIndexOf(':');
-  if (colon > lastSlash) name = name.slice(0, colon);
-  const parts = name.split('/');
-  const first = parts[0] ?? '';
-  // Same rule as the reference grammar: a first component with a dot, a colon or `localhost` is a host.
-  if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
-    parts.shift();
+/**
+ * The repository path of a docker reference, normalised as references are everywhere in the
+ * shim (`docker.io/nginx` is `library/nginx`); undefined when it is not a reference at all.
+ */
+export function repositoryPath(dockerReference: string): string | undefined {
+  try {
+    return parseReference(dockerReference).repository;
+  } catch {
+    return undefined;
   }
-  return parts.join('/');
 }
 
 export interface PayloadExpectation {

@@ -54,10 +54,14 @@ describe('simple-signing payload', () => {
     expect(reasonOf(() => checkSimpleSigningPayload(wrongType, { digest, repository: 'a', dockerReference: 'ignore' }))).toBe('invalid-signature-format');
   });
 
-  it('strips host, tag and digest from docker references', () => {
+  it('reads the repository of docker references as the reference grammar does', () => {
+    const hex = 'a'.repeat(64);
     expect(repositoryPath('127.0.0.1:5000/a/b:tag')).toBe('a/b');
-    expect(repositoryPath('localhost/a@sha256:abc')).toBe('a');
+    expect(repositoryPath(`localhost/a@sha256:${hex}`)).toBe('a');
     expect(repositoryPath('library/busybox:1')).toBe('library/busybox');
-    expect(repositoryPath('registry.example/profiles/x@sha256:00')).toBe('profiles/x');
+    expect(repositoryPath('docker.io/nginx:1.25')).toBe('library/nginx');
+    expect(repositoryPath('busybox')).toBe('library/busybox');
+    expect(repositoryPath(`registry.example/profiles/x@sha256:${hex}`)).toBe('profiles/x');
+    expect(repositoryPath('Not A Reference')).toBeUndefined();
   });
 });
