@@ -1,5 +1,6 @@
-import { createHash, createPrivateKey, createPublicKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { dsse } from '@sigstore/core';
+import { digestOf, OCI_EMPTY, OCI_INDEX, OCI_MANIFEST } from '../artifact/index.js';
 import { digestTag, isRecord, MAX_SIGNATURE_BLOB_BYTES, parseJsonObject } from './candidates.js';
 import { COSIGN_ANNOTATIONS, cosignSignatureTag } from './cosign-tag.js';
 import { COSIGN_SIGN_PREDICATE, IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_V1, SIGSTORE_BUNDLE_ARTIFACT_TYPE } from './referrers.js';
@@ -7,10 +8,7 @@ import { buildSimpleSigningPayload, SIMPLE_SIGNING_MEDIA_TYPE } from './simple-s
 import type { OciDescriptor, SignaturePublisher } from './source.js';
 import { keyHint } from './trust.js';
 
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 const OCI_IMAGE_CONFIG = 'application/vnd.oci.image.config.v1+json';
-const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
 
 export interface SignArtifactOptions {
   client: SignaturePublisher;
@@ -59,10 +57,6 @@ export function loadPrivateKey(pem: string | Buffer, passphrase?: string): KeyOb
 /** Ed25519 signs the message itself; ECDSA and RSA over its sha256, as cosign does. */
 function signBytes(key: KeyObject, data: Buffer): Buffer {
   return cryptoSign(key.asymmetricKeyType === 'ed25519' ? null : 'sha256', data, key);
-}
-
-function sha256Digest(body: Buffer): string {
-  return `sha256:${createHash('sha256').update(body).digest('hex')}`;
 }
 
 function json(value: unknown): Buffer {
@@ -177,7 +171,7 @@ export async function attachBundleReferrer(options: AttachBundleOptions): Promis
     subject: { mediaType: signed.mediaType, digest, size: signed.body.length },
     annotations,
   });
-  const manifestDigest = sha256Digest(manifest);
+  const manifestDigest = digestOf(manifest);
   const put = await client.putManifest(registry, repository, manifestDigest, manifest, OCI_MANIFEST);
   if (put.ociSubject) return { digest: put.digest, tagUpdated: false };
 

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { LRUCache } from 'lru-cache';
+import { isValidDigest, SingleFlight } from '../artifact/index.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import type { PendingCandidate, Subject } from './candidates.js';
@@ -37,7 +38,6 @@ export interface SignatureVerifier {
   ruleFor(registry: string, repository: string): string;
 }
 
-const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
 
 function toRejection(where: string, error: unknown): Rejection {
   if (error instanceof CandidateRejected) return { reason: error.reason, where, detail: error.message };
@@ -95,7 +95,7 @@ export function createSignatureVerifier(policy: SignaturePolicy, source: Signatu
     max: policy.cache?.maxEntries ?? 1000,
     ttl: policy.cache?.ttlMs ?? 10 * 60_000,
   });
-  const inFlight = new Map<string, Promise<VerificationResult>>();
+  const inFlight = new SingleFlight<VerificationResult>();
 
   const ruleFor = (registry: string, repository: string): CompiledRule => {
     const { name } = selectRule(policy, registry, repository);
@@ -135,7 +135,7 @@ export function createSignatureVerifier(policy: SignaturePolicy, source: Signatu
     async verifyArtifact(request: VerifyRequest): Promise<VerificationResult> {
       const rule = ruleFor(request.registry, request.repository);
       if (rule.mode === 'none') return { verified: false, rule: rule.name, cached: false };
-      if (!DIGEST.test(request.digest)) {
+      if (!isValidDigest(request.digest)) {
         throw new SignatureError({
           reference: request.reference,
           digest: request.digest,
@@ -149,12 +149,7 @@ export function createSignatureVerifier(policy: SignaturePolicy, source: Signatu
         logger.debug({ reference: request.reference, digest: request.digest, rule: rule.name }, 'signature verified (cached)');
         return { verified: true, rule: rule.name, signer: hit.signer, foundIn: hit.foundIn, cached: true };
       }
-      let pending = inFlight.get(key);
-      if (!pending) {
-        pending = verifyUncached(request, rule, key).finally(() => inFlight.delete(key));
-        inFlight.set(key, pending);
-      }
-      return pending;
+      return inFlight.run(key, () => verifyUncached(request, rule, key));
     },
   };
 }
