@@ -25,6 +25,7 @@ export {
   type RetryOptions,
   type ManifestResult,
   type ManifestHead,
+  type PutManifestResult,
   type ImageAnnotations,
 } from './registry-client.js';
 export type { PulledProfile } from './pull.js';

@@ -57,6 +57,15 @@ export interface ManifestResult {
   source: string;
 }
 
+export interface PutManifestResult {
+  digest: string;
+  /**
+   * The `OCI-Subject` response header: the subject's digest, sent by a registry with the
+   * referrers API that indexed the manifest's `subject` itself (distribution spec 1.1).
+   */
+  ociSubject?: string;
+}
+
 export interface ManifestHead {
   digest: string;
   mediaType: string;
@@ -451,6 +460,15 @@ export class RegistryClient {
 
   /** Stores a manifest under the reference's tag (or digest); returns its digest. */
   async putManifest(ref: Reference | string, bytes: Buffer, mediaType: string, options: RequestOptions = {}): Promise<string> {
+    return (await this.putManifestDetailed(ref, bytes, mediaType, options)).digest;
+  }
+
+  /**
+   * Stores a manifest under the reference's tag (or digest); returns its digest and the
+   * registry's `OCI-Subject` answer, which tells a client whether it must maintain the
+   * referrers tag schema for a manifest with a `subject` itself.
+   */
+  async putManifestDetailed(ref: Reference | string, bytes: Buffer, mediaType: string, options: RequestOptions = {}): Promise<PutManifestResult> {
     const reference = typeof ref === 'string' ? parseReference(ref) : ref;
     const digest = digestOf(bytes);
     if (reference.digest !== undefined && reference.digest !== digest) {
@@ -470,10 +488,11 @@ export class RegistryClient {
         },
         async (r) => {
           r.resume();
+          return header(r.headers, 'oci-subject');
         },
       );
-      await this.expectOk(outcome);
-      return digest;
+      const ociSubject = await this.expectOk(outcome);
+      return ociSubject === undefined ? { digest } : { digest, ociSubject };
     });
   }
 

@@ -26,10 +26,6 @@ export function registrySignatureSource(client: RegistryClient): SignaturePublis
       return list.map((d): OciDescriptor => ({ ...d }));
     },
     putBlob: (registry, repository, body) => client.putBlob({ registry, repository, tag: 'latest' }, body),
-    async putManifest(registry, repository, reference, body, mediaType) {
-      // The client does not surface OCI-Subject, so the referrers tag schema is always maintained:
-      // harmless on registries with the referrers API, required on those without.
-      return { digest: await client.putManifest(at(registry, repository, reference), body, mediaType) };
-    },
+    putManifest: (registry, repository, reference, body, mediaType) => client.putManifestDetailed(at(registry, repository, reference), body, mediaType),
   };
 }

@@ -173,7 +173,8 @@ export async function attachBundleReferrer(options: AttachBundleOptions): Promis
   });
   const manifestDigest = digestOf(manifest);
   const put = await client.putManifest(registry, repository, manifestDigest, manifest, OCI_MANIFEST);
-  if (put.ociSubject) return { digest: put.digest, tagUpdated: false };
+  // The distribution spec's rule: without OCI-Subject naming this subject, the client keeps the referrers tag.
+  if (put.ociSubject === digest) return { digest: put.digest, tagUpdated: false };
 
   const tag = digestTag(digest);
   const existing = await client.getManifest(registry, repository, tag);
