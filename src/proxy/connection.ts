@@ -16,6 +16,7 @@ import {
   holdsWholeFrames,
   parseSettings,
   rstStreamFrame,
+  settingsWithHeaderTableSize,
   windowUpdateFrame,
   type FrameHeader,
 } from './frames.js';
@@ -46,8 +47,9 @@ const MAX_STREAM_ID = 2 ** 31 - 1;
  * One client connection and its own connection to the runtime: a byte pipe that cuts the stream
  * into whole frames and reads frame headers, decodes the client's header blocks (never changes
  * them) to learn each call's method and deadline, and touches frames only where it must: the
- * DATA of intercepted calls, the flow-control frames that account for them, and the answers it
- * writes itself when a call is rejected or the runtime is gone. What happens to an intercepted
+ * DATA of intercepted calls, the flow-control frames that account for them, the client's SETTINGS
+ * (see onClientSettings), and the answers it writes itself when a call is rejected or the runtime
+ * is gone. What happens to an intercepted
  * call's body is up to Interceptions (interception.ts).
  */
 export class ProxyConnection {
@@ -71,12 +73,14 @@ export class ProxyConnection {
   private prefaceForwarded = false;
   private clientBlock: PendingBlock | undefined;
   private runtimeBlock: PendingBlock | undefined;
+  /** Inside a runtime header block on a reset stream: its CONTINUATIONs are dropped too. */
+  private droppingRuntimeBlock = false;
   private readonly streams = new Map<number, StreamState>();
-  /** Streams the proxy reset towards the runtime; the runtime's frames on them are dropped. */
   /**
-   * Streams reset towards the runtime, each with the highest client stream id forwarded before
-   * the reset: the runtime handles frames in order, so once it answers a later stream it has seen
-   * the reset and sends nothing more on the old one, which can then be forgotten.
+   * Streams reset towards the runtime (the runtime's frames on them are dropped), each with the
+   * highest client stream id forwarded before the reset: the runtime handles frames in order, so
+   * once it answers a later stream it has seen the reset and sends nothing more on the old one,
+   * which can then be forgotten.
    */
   private readonly discarded = new Map<number, number>();
   private readonly window = new RuntimeSendWindow();
@@ -396,6 +400,8 @@ export class ProxyConnection {
         if (ahead && this.isIntercepted(fields)) ahead = false;
       } else if (type === FrameType.DATA) {
         dataBytes += end - offset - FRAME_HEADER_LENGTH;
+      } else if (type === FrameType.SETTINGS && !(flags & Flag.ACK)) {
+        ahead = false;
       }
       offset = end;
     }
@@ -438,6 +444,9 @@ export class ProxyConnection {
       case FrameType.DATA:
         this.onClientDataFrame(header, frame);
         return;
+      case FrameType.SETTINGS:
+        this.onClientSettings(header, frame);
+        return;
       case FrameType.RST_STREAM: {
         // A stream we reset towards the runtime already: the runtime needs no second reset.
         if (this.discarded.has(header.streamId)) return;
@@ -449,6 +458,19 @@ export class ProxyConnection {
       default:
         this.toRuntime.forward(frame, header);
     }
+  }
+
+  /**
+   * The runtime is told the client's HPACK table holds nothing (SETTINGS_HEADER_TABLE_SIZE 0), so
+   * its encoder never indexes a response field (RFC 7541 section 4.2) and no header block of the
+   * runtime depends on an earlier one. That is what lets the proxy drop the runtime's answer on
+   * a stream it reset without the client's decoder drifting. The client's other settings pass
+   * unchanged; a malformed frame passes as it came, for the runtime to refuse.
+   */
+  private onClientSettings(header: FrameHeader, frame: FrameBytes): void {
+    const wellFormed = header.streamId === 0 && header.length % 6 === 0 && !this.toRuntime.midHeaderBlock;
+    if (header.flags & Flag.ACK || !wellFormed) this.toRuntime.forward(frame, header);
+    else this.toRuntime.inject(settingsWithHeaderTableSize(frame.payload(), 0));
   }
 
   private onClientHeaderBlock(): void {
@@ -630,10 +652,9 @@ export class ProxyConnection {
         return true;
       case FrameType.HEADERS:
         if (this.discarded.has(header.streamId)) {
-          throw new ProtocolError(
-            `runtime ${this.options.runtimeEndpoint} answered stream ${header.streamId} after the proxy reset it; ` +
-              'closing the connection (dropping its header block would desynchronise HPACK state)',
-          );
+          // The answer crossed our reset; the client already has its status (see onClientSettings).
+          this.droppingRuntimeBlock = (header.flags & Flag.END_HEADERS) === 0;
+          return false;
         }
         if (this.discarded.size > 0) this.retireResetStreams(header.streamId);
         this.runtimeBlock = {
@@ -645,6 +666,10 @@ export class ProxyConnection {
         if (header.flags & Flag.END_HEADERS) this.onRuntimeHeaderBlock();
         return false;
       case FrameType.CONTINUATION:
+        if (this.droppingRuntimeBlock) {
+          this.droppingRuntimeBlock = (header.flags & Flag.END_HEADERS) === 0;
+          return false;
+        }
         if (this.runtimeDecoder) this.runtimeBlock?.fragments.push(frame.payload());
         this.toClient.forward(frame, header);
         if (header.flags & Flag.END_HEADERS) this.onRuntimeHeaderBlock();

@@ -137,6 +137,21 @@ export function parseSettings(payload: Buffer): Array<[number, number]> {
   return out;
 }
 
+/**
+ * A SETTINGS frame with the parameters of `payload` (a well-formed SETTINGS payload), every
+ * HEADER_TABLE_SIZE set to `size`, and one added at the end when there was none.
+ */
+export function settingsWithHeaderTableSize(payload: Buffer, size: number): Buffer {
+  const params = parseSettings(payload);
+  if (!params.some(([id]) => id === Setting.HEADER_TABLE_SIZE)) params.push([Setting.HEADER_TABLE_SIZE, size]);
+  const out = Buffer.allocUnsafe(params.length * 6);
+  params.forEach(([id, value], i) => {
+    out.writeUInt16BE(id, i * 6);
+    out.writeUInt32BE(id === Setting.HEADER_TABLE_SIZE ? size : value, i * 6 + 2);
+  });
+  return encodeFrame(FrameType.SETTINGS, 0, 0, out);
+}
+
 /** Strips the pad length byte and padding of a PADDED frame's payload. */
 function withoutPadding(flags: number, payload: Buffer, what: string): Buffer {
   if (!(flags & Flag.PADDED)) return payload;

@@ -11,7 +11,9 @@ import {
   encodeFrame,
   headersFragment,
   holdsWholeFrames,
+  parseSettings,
   readFrameHeader,
+  settingsWithHeaderTableSize,
   windowUpdateFrame,
 } from '../../src/proxy/frames.js';
 import { parseSingleMessage, framedMessage } from '../../src/proxy/grpc-message.js';
@@ -28,6 +30,23 @@ describe('frame headers', () => {
     const frame = encodeFrame(FrameType.DATA, Flag.END_STREAM, 7, Buffer.from('hello'));
     expect(readFrameHeader(frame)).toEqual({ length: 5, type: 0, flags: 1, streamId: 7 });
     expect(frame.subarray(9).toString()).toBe('hello');
+  });
+
+  it('sets SETTINGS_HEADER_TABLE_SIZE in a SETTINGS frame, adding it when absent, other settings kept', () => {
+    const settings = (params: Array<[number, number]>) => {
+      const payload = Buffer.alloc(params.length * 6);
+      params.forEach(([id, value], i) => {
+        payload.writeUInt16BE(id, i * 6);
+        payload.writeUInt32BE(value, i * 6 + 2);
+      });
+      return payload;
+    };
+    const rewritten = settingsWithHeaderTableSize(settings([[Setting.INITIAL_WINDOW_SIZE, 1 << 20], [Setting.HEADER_TABLE_SIZE, 65536]]), 0);
+    expect(readFrameHeader(rewritten)).toEqual({ length: 12, type: FrameType.SETTINGS, flags: 0, streamId: 0 });
+    expect(parseSettings(rewritten.subarray(9))).toEqual([[Setting.INITIAL_WINDOW_SIZE, 1 << 20], [Setting.HEADER_TABLE_SIZE, 0]]);
+    const added = settingsWithHeaderTableSize(settings([[Setting.ENABLE_PUSH, 0]]), 0);
+    expect(parseSettings(added.subarray(9))).toEqual([[Setting.ENABLE_PUSH, 0], [Setting.HEADER_TABLE_SIZE, 0]]);
+    expect(parseSettings(settingsWithHeaderTableSize(Buffer.alloc(0), 0).subarray(9))).toEqual([[Setting.HEADER_TABLE_SIZE, 0]]);
   });
 
   it('refuses a WINDOW_UPDATE of 0, which HTTP/2 makes a protocol error', () => {

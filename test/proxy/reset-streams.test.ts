@@ -2,10 +2,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../src/log/logger.js';
 import { startProxy, type RunningProxy } from '../../src/proxy/index.js';
 import { FakeRuntime } from './fake-runtime.js';
+import { FrameRuntime } from './frame-runtime.js';
 import { rawClient, unary } from './raw-client.js';
 
 const VERSION = '/runtime.v1.RuntimeService/Version';
@@ -62,5 +63,63 @@ describe('streams the proxy reset are retired once the runtime answers a later s
     expect(retired).toHaveLength(3);
     expect(new Set(retired).size).toBe(3);
     expect(rejected.length).toBe(3);
+  });
+});
+
+/**
+ * The runtime may answer a stream after the proxy reset it (its own deadline fired as the
+ * interceptor rejected the call). The proxy drops that answer, which is only safe because it told
+ * the runtime the client's HPACK table is empty: the runtime's header blocks then never depend on
+ * one another. The frame-level runtime indexes whenever the advertised size allows it.
+ */
+describe('an answer that crosses the proxy\'s reset', () => {
+  let dir: string;
+  let runtime: FrameRuntime;
+  let proxy: RunningProxy;
+  let client: grpc.Client;
+  const errors: string[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'proxy-crossing-'));
+    runtime = new FrameRuntime(path.join(dir, 'runtime.sock'));
+    await runtime.start();
+    proxy = await startProxy({
+      listenPath: path.join(dir, 'shim.sock'),
+      runtimeEndpoint: runtime.socketPath,
+      interceptor: {
+        methods: new Set([CREATE_CONTAINER]),
+        intercept: async () => ({ action: 'reject', code: grpc.status.PERMISSION_DENIED, message: 'no' }),
+      },
+      logger: createLogger({
+        level: 'warn',
+        destination: { write: (line: string) => void errors.push(JSON.parse(line).msg) },
+      }),
+    });
+    client = rawClient(proxy.listenPath);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await proxy?.stop();
+    await runtime?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('is dropped, and the same connection keeps serving with HPACK state intact', async () => {
+    const first = await unary(client, VERSION, Buffer.alloc(0));
+    expect(first.response?.toString()).toBe(`answer to ${VERSION}`);
+    expect(runtime.clientHeaderTableSize).toBe(0);
+
+    for (let i = 0; i < 2; i++) {
+      const rejected = await unary(client, CREATE_CONTAINER, Buffer.from('request'));
+      expect(rejected.status.code).toBe(grpc.status.PERMISSION_DENIED);
+    }
+    await vi.waitFor(() => expect(runtime.lateAnswers).toHaveLength(2));
+
+    const after = await unary(client, VERSION, Buffer.alloc(0));
+    expect(after.status.code).toBe(grpc.status.OK);
+    expect(after.response?.toString()).toBe(`answer to ${VERSION}`);
+    expect(runtime.connections).toBe(1);
+    expect(errors).toEqual([]);
   });
 });

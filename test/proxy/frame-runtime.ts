@@ -1,0 +1,110 @@
+import net from 'node:net';
+import { FrameReader } from '../../src/proxy/frame-reader.js';
+import {
+  CLIENT_PREFACE,
+  DEFAULT_HEADER_TABLE_SIZE,
+  Flag,
+  FrameType,
+  Setting,
+  encodeFrame,
+  headersFragment,
+  parseSettings,
+} from '../../src/proxy/frames.js';
+import { framedMessage } from '../../src/proxy/grpc-message.js';
+import { HpackDecoder, fieldValue } from '../../src/proxy/hpack-decoder.js';
+import { encodeInteger, encodeLiteralHeaders } from '../../src/proxy/hpack-encoder.js';
+
+/** A header field the runtime adds to its table when the client's table may hold it. */
+const LATE_FIELD: readonly [string, string] = ['x-late-answer', 'yes'];
+/** RFC 7541: the first dynamic table entry has index 62. */
+const NEWEST_DYNAMIC_INDEX = 62;
+
+/**
+ * A runtime written at the frame level, for what a gRPC server library will not do on request:
+ * it answers a stream the client (here: the proxy) has already reset, as a real runtime does when
+ * its answer crosses the reset. Its HPACK encoder uses the client's dynamic table exactly as far
+ * as the client's SETTINGS_HEADER_TABLE_SIZE allows: the late answer inserts a field, and every
+ * later response refers to it by index. A client that never decoded the late answer would then
+ * fail to decode the next response.
+ */
+export class FrameRuntime {
+  /** Connections accepted so far. */
+  connections = 0;
+  /** SETTINGS_HEADER_TABLE_SIZE of the client's latest SETTINGS (the protocol default until one says otherwise). */
+  clientHeaderTableSize = DEFAULT_HEADER_TABLE_SIZE;
+  /** Streams answered after the client reset them. */
+  readonly lateAnswers: number[] = [];
+  private readonly server = net.createServer((socket) => this.serve(socket));
+
+  constructor(readonly socketPath: string) {}
+
+  start(): Promise<void> {
+    return new Promise((resolve) => this.server.listen(this.socketPath, resolve));
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private serve(socket: net.Socket): void {
+    this.connections += 1;
+    const reader = new FrameReader();
+    const decoder = new HpackDecoder();
+    const paths = new Map<number, string>();
+    let prefaceSeen = false;
+    let lateFieldIndexed = false;
+    socket.write(encodeFrame(FrameType.SETTINGS, 0, 0));
+    socket.on('error', () => socket.destroy());
+    socket.on('data', (chunk: Buffer) => {
+      reader.push(chunk);
+      if (!prefaceSeen) {
+        if (reader.skip(CLIENT_PREFACE.length) === undefined) return;
+        prefaceSeen = true;
+      }
+      for (let header = reader.peek(); header !== undefined; header = reader.peek()) {
+        const { type, flags, streamId } = header;
+        const payload = reader.take().payload();
+        if (type === FrameType.SETTINGS && !(flags & Flag.ACK)) {
+          for (const [id, value] of parseSettings(payload)) {
+            if (id === Setting.HEADER_TABLE_SIZE) this.clientHeaderTableSize = value;
+          }
+          socket.write(encodeFrame(FrameType.SETTINGS, Flag.ACK, 0));
+        } else if (type === FrameType.HEADERS) {
+          paths.set(streamId, fieldValue(decoder.decode(headersFragment(flags, payload)), ':path') ?? '');
+        } else if (type === FrameType.DATA && flags & Flag.END_STREAM) {
+          const fields: Array<[string, string]> = [
+            [':status', '200'],
+            ['content-type', 'application/grpc'],
+          ];
+          const head = lateFieldIndexed
+            ? Buffer.concat([encodeLiteralHeaders(fields), encodeInteger(NEWEST_DYNAMIC_INDEX, 7, 0x80)])
+            : encodeLiteralHeaders(fields);
+          socket.write(
+            Buffer.concat([
+              encodeFrame(FrameType.HEADERS, Flag.END_HEADERS, streamId, head),
+              encodeFrame(FrameType.DATA, 0, streamId, framedMessage(Buffer.from(`answer to ${paths.get(streamId)}`))),
+              encodeFrame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, streamId, encodeLiteralHeaders([['grpc-status', '0']])),
+            ]),
+          );
+        } else if (type === FrameType.RST_STREAM) {
+          const indexes = this.clientHeaderTableSize >= LATE_FIELD[0].length + LATE_FIELD[1].length + 32;
+          const fields = encodeLiteralHeaders([
+            [':status', '200'],
+            ['content-type', 'application/grpc'],
+            ['grpc-status', '13'],
+          ]);
+          const block = indexes ? Buffer.concat([fields, literalWithIndexing(LATE_FIELD)]) : fields;
+          socket.write(encodeFrame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, streamId, block));
+          lateFieldIndexed ||= indexes;
+          this.lateAnswers.push(streamId);
+        }
+      }
+    });
+  }
+}
+
+/** RFC 7541 section 6.2.1, new name: the receiver adds the field to its dynamic table. */
+function literalWithIndexing([name, value]: readonly [string, string]): Buffer {
+  const string = (s: string) => Buffer.concat([encodeInteger(s.length, 7, 0x00), Buffer.from(s, 'latin1')]);
+  return Buffer.concat([Buffer.of(0x40), string(name), string(value)]);
+}
