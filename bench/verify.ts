@@ -8,17 +8,12 @@
  * - warm verify: the same (digest, rule) again, answered from the in-memory cache;
  * - keyless cold verify: certificate chain, SCT and Rekor inclusion promise checked too.
  */
-import { generateKeyPairSync, sign } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { sign } from 'node:crypto';
 import os from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { RegistryClient } from '../src/artifact/index.js';
-import { pushProfile } from '../src/artifact/push.js';
-import { createSignatureVerifier, registrySignatureSource, signArtifact, type SignaturePolicy } from '../src/signature/index.js';
+import { createSignatureVerifier, signArtifact, type SignaturePolicy } from '../src/signature/index.js';
 import { buildSimpleSigningPayload } from '../src/signature/simple-signing.js';
-import { startRegistry } from '../test/support/registry.js';
-import { TestSigstore } from '../test/signature/support/pki.js';
+import { privateKeyPem, profileAllowing, startSignatureTestbed } from '../test/signature/support/testbed.js';
 
 const iterations = Number(process.argv[2] ?? 200);
 
@@ -40,26 +35,19 @@ async function time(count: number, fn: () => Promise<unknown>): Promise<number[]
 }
 
 async function main(): Promise<void> {
-  const registry = await startRegistry();
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-verify-'));
-  const client = new RegistryClient({ registries: { [registry.host]: { insecure: true } } });
+  const bed = await startSignatureTestbed({ tempPrefix: 'bench-verify-' });
+  const { registry, client, source, pki, trustedRoot } = bed;
   try {
-    const source = registrySignatureSource(client);
-    const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const pub = path.join(dir, 'publisher.pub');
-    writeFileSync(pub, keys.publicKey.export({ type: 'spki', format: 'pem' }));
-    const profile = Buffer.from(JSON.stringify({ defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['read'], action: 'SCMP_ACT_ALLOW' }] }));
+    const profile = profileAllowing('read');
 
-    const signed = await pushProfile(client, { reference: `${registry.host}/bench/signed:v1`, profile, created: null });
-    await signArtifact({ client: source, registry: registry.host, repository: 'bench/signed', digest: signed.digest, privateKeyPem: keys.privateKey.export({ type: 'pkcs8', format: 'pem' }) });
-    const keyPolicy: SignaturePolicy = { default: { mode: 'required', keys: [pub] } };
-    const request = { reference: `${registry.host}/bench/signed:v1`, registry: registry.host, repository: 'bench/signed', digest: signed.digest };
+    const signedDigest = await bed.push('bench/signed', 'v1', profile);
+    await signArtifact({ client: source, registry: registry.host, repository: 'bench/signed', digest: signedDigest, privateKeyPem: privateKeyPem(bed.publisher.privateKey) });
+    const keyPolicy: SignaturePolicy = { default: { mode: 'required', keys: [bed.publisherPub] } };
+    const request = { reference: `${registry.host}/bench/signed:v1`, registry: registry.host, repository: 'bench/signed', digest: signedDigest };
 
-    const pki = new TestSigstore(dir);
-    const trustedRoot = pki.writeTrustedRoot();
-    const keyless = await pushProfile(client, { reference: `${registry.host}/bench/keyless:v1`, profile: Buffer.concat([profile, Buffer.from(' ')]), created: null });
+    const keylessDigest = await bed.push('bench/keyless', 'v1', Buffer.concat([profile, Buffer.from(' ')]));
     const leaf = pki.issueLeaf({ san: 'email:alice@example.com', issuer: 'https://issuer.test' });
-    const payload = buildSimpleSigningPayload(`${registry.host}/bench/keyless`, keyless.digest);
+    const payload = buildSimpleSigningPayload(`${registry.host}/bench/keyless`, keylessDigest);
     const signature = sign('sha256', payload, leaf.privateKey);
     const payloadBlob = await source.putBlob(registry.host, 'bench/keyless', payload);
     const configBlob = await source.putBlob(registry.host, 'bench/keyless', Buffer.from('{}'));
@@ -76,9 +64,9 @@ async function main(): Promise<void> {
         },
       }],
     };
-    await source.putManifest(registry.host, 'bench/keyless', `${keyless.digest.replace(':', '-')}.sig`, Buffer.from(JSON.stringify(sigManifest)), sigManifest.mediaType);
+    await source.putManifest(registry.host, 'bench/keyless', `${keylessDigest.replace(':', '-')}.sig`, Buffer.from(JSON.stringify(sigManifest)), sigManifest.mediaType);
     const keylessPolicy: SignaturePolicy = { default: { mode: 'required', trustedRoot, identities: [{ issuer: 'https://issuer.test', subject: 'alice@example.com' }] } };
-    const keylessRequest = { reference: 'keyless', registry: registry.host, repository: 'bench/keyless', digest: keyless.digest };
+    const keylessRequest = { reference: 'keyless', registry: registry.host, repository: 'bench/keyless', digest: keylessDigest };
 
     // Warm-up: JIT, connections, registry caches.
     for (let i = 0; i < 20; i++) {
@@ -109,9 +97,7 @@ async function main(): Promise<void> {
     summary('warm verify (cache hit)', warm);
     summary('cold verify, keyless (SCT + SET)', coldKeyless);
   } finally {
-    client.close();
-    await registry.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await bed.stop();
   }
 }
 

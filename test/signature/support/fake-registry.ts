@@ -1,6 +1,8 @@
-import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { RegistryClient } from '../../../src/artifact/index.js';
+import { registrySignatureSource, type SignaturePublisher } from '../../../src/signature/index.js';
+import { sha256 } from '../../support/registry.js';
 
 /**
  * An in-memory stand-in for a distribution registry on 127.0.0.1 (port 0), for what Debian's
@@ -18,10 +20,6 @@ export interface FakeRegistry {
   /** Serves `body` at `/v2/<repository>/manifests/<reference>`, with or without a Content-Length. */
   serveManifest(repository: string, reference: string, body: Buffer, options?: { chunked?: boolean }): void;
   stop(): Promise<void>;
-}
-
-function sha256(bytes: Buffer): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
 function readBody(req: http.IncomingMessage): Promise<Buffer> {
@@ -125,4 +123,26 @@ export async function startFakeRegistry(): Promise<FakeRegistry> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   registry.host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
   return registry;
+}
+
+export interface FakeRegistryWithSource {
+  registry: FakeRegistry;
+  /** A client for the fake (plain HTTP, no retries) and the signature source over it. */
+  client: RegistryClient;
+  source: SignaturePublisher;
+  stop(): Promise<void>;
+}
+
+export async function startFakeRegistryWithSource(): Promise<FakeRegistryWithSource> {
+  const registry = await startFakeRegistry();
+  const client = new RegistryClient({ registries: { [registry.host]: { insecure: true } }, retry: { attempts: 1 } });
+  return {
+    registry,
+    client,
+    source: registrySignatureSource(client),
+    async stop() {
+      client.close();
+      await registry.stop();
+    },
+  };
 }
