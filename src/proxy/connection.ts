@@ -700,10 +700,24 @@ export class ProxyConnection {
       case FrameType.GOAWAY:
         this.runtimeLastStreamId = frame.payloadUInt31();
         this.toClient.forward(frame, header);
+        this.forgetRefusedStreams();
         return false;
       default:
         this.toClient.forward(frame, header);
         return false;
+    }
+  }
+
+  /**
+   * Calls above the runtime's GOAWAY were never processed and the client, which saw the GOAWAY,
+   * retries them elsewhere: they are forgotten, and an intercepted one stops its interceptor and
+   * is reset so that its held body never reaches the runtime.
+   */
+  private forgetRefusedStreams(): void {
+    for (const stream of [...this.streams.values()]) {
+      if (stream.id <= this.runtimeLastStreamId) continue;
+      if (stream.interception) this.discard(stream.id);
+      this.finishStream(stream, 'refused by runtime GOAWAY');
     }
   }
 

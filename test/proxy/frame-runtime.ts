@@ -6,7 +6,9 @@ import {
   Flag,
   FrameType,
   Setting,
+  ErrorCode,
   encodeFrame,
+  goawayFrame,
   headersFragment,
   parseSettings,
 } from '../../src/proxy/frames.js';
@@ -29,12 +31,17 @@ const NEWEST_DYNAMIC_INDEX = 62;
  */
 export class FrameRuntime {
   /** Connections accepted so far. */
-  connections = 0;
+  get connections(): number {
+    return this.dataBytes.length;
+  }
   /** SETTINGS_HEADER_TABLE_SIZE of the client's latest SETTINGS (the protocol default until one says otherwise). */
   clientHeaderTableSize = DEFAULT_HEADER_TABLE_SIZE;
   /** Streams answered after the client reset them. */
   readonly lateAnswers: number[] = [];
+  /** Per connection, in order: request DATA octets received per stream id. */
+  readonly dataBytes: Array<Map<number, number>> = [];
   private readonly server = net.createServer((socket) => this.serve(socket));
+  private latest: net.Socket | undefined;
 
   constructor(readonly socketPath: string) {}
 
@@ -43,11 +50,19 @@ export class FrameRuntime {
   }
 
   stop(): Promise<void> {
+    this.latest?.destroy();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
+  /** GOAWAY on the latest connection: streams above `lastStreamId` will not be processed. */
+  goaway(lastStreamId: number): void {
+    this.latest?.write(goawayFrame(lastStreamId, ErrorCode.NO_ERROR));
+  }
+
   private serve(socket: net.Socket): void {
-    this.connections += 1;
+    this.latest = socket;
+    const received = new Map<number, number>();
+    this.dataBytes.push(received);
     const reader = new FrameReader();
     const decoder = new HpackDecoder();
     const paths = new Map<number, string>();
@@ -71,7 +86,10 @@ export class FrameRuntime {
           socket.write(encodeFrame(FrameType.SETTINGS, Flag.ACK, 0));
         } else if (type === FrameType.HEADERS) {
           paths.set(streamId, fieldValue(decoder.decode(headersFragment(flags, payload)), ':path') ?? '');
-        } else if (type === FrameType.DATA && flags & Flag.END_STREAM) {
+        } else if (type === FrameType.DATA) {
+          received.set(streamId, (received.get(streamId) ?? 0) + payload.length);
+        }
+        if (type === FrameType.DATA && flags & Flag.END_STREAM) {
           const fields: Array<[string, string]> = [
             [':status', '200'],
             ['content-type', 'application/grpc'],
