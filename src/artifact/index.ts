@@ -26,8 +26,8 @@ export {
   type ManifestResult,
   type ManifestHead,
   type PutManifestResult,
-  type ImageAnnotations,
 } from './registry-client.js';
+export { readImageAnnotations, mergedImageAnnotations, type ImageAnnotations, type ReadManifest } from './image-annotations.js';
 export type { PulledProfile } from './pull.js';
 export type { PushedProfile, PushProfileOptions } from './push.js';
 export type { ArtifactMode } from './artifact-rules.js';

@@ -8,8 +8,9 @@ import { CredentialStore } from './credentials.js';
 import { parseManifestJson, type Descriptor, type ParsedManifest } from './descriptor.js';
 import { digestOf, parseDigest, type DigestAlgorithm } from './digest.js';
 import { ArtifactError } from './errors.js';
-import { isIndexMediaType, MANIFEST_ACCEPT, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_MANIFEST } from './media-types.js';
-import { nodePlatform, selectPlatformManifest } from './platform.js';
+import { readImageAnnotations, type ImageAnnotations } from './image-annotations.js';
+import { MANIFEST_ACCEPT, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_MANIFEST } from './media-types.js';
+import { nodePlatform } from './platform.js';
 import { formatReference, normalizeRegistryHost, parseReference, registryApiHost, type Reference } from './reference.js';
 import { TlsTrust } from './tls-trust.js';
 import { DEFAULT_TIMEOUTS, header, Transport, TransportError, type Timeouts } from './transport.js';
@@ -70,15 +71,6 @@ export interface ManifestHead {
   digest: string;
   mediaType: string;
   size: number;
-}
-
-export interface ImageAnnotations {
-  /** The manifest or index the reference points to. */
-  digest: string;
-  mediaType: string;
-  annotations: Record<string, string>;
-  /** When the reference is an index: the entry for this node's platform, if it has one. */
-  platformManifest?: { digest: string; annotations: Record<string, string> };
 }
 
 export interface RequestOptions {
@@ -538,15 +530,8 @@ export class RegistryClient {
     options: RequestOptions & { platform?: { os: string; architecture: string; variant?: string } } = {},
   ): Promise<ImageAnnotations> {
     const top = await this.getManifest(ref, options);
-    const result: ImageAnnotations = { digest: top.digest, mediaType: top.mediaType, annotations: top.manifest.annotations };
-    if (isIndexMediaType(top.mediaType)) {
-      const entry = selectPlatformManifest(top.manifest.manifests, options.platform ?? nodePlatform());
-      if (entry) {
-        const child = await this.getManifest({ ...top.reference, tag: undefined, digest: entry.digest }, options);
-        result.platformManifest = { digest: child.digest, annotations: child.manifest.annotations };
-      }
-    }
-    return result;
+    const byDigest = (digest: string) => this.getManifest({ ...top.reference, tag: undefined, digest }, options);
+    return readImageAnnotations(top, byDigest, options.platform ?? nodePlatform());
   }
 }
 

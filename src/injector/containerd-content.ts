@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
-import { decodeManifest, digestOf, isIndexMediaType, nodePlatform, parseDigest, selectPlatformManifest } from '../artifact/index.js';
+import { decodeManifest, digestOf, mergedImageAnnotations, nodePlatform, parseDigest, readImageAnnotations, type ReadManifest } from '../artifact/index.js';
 import { unixTarget } from '../cri/proto.js';
 
 const CONTENT_PROTO = fileURLToPath(new URL('../../proto/containerd/services/content/v1/content.proto', import.meta.url));
@@ -10,6 +10,13 @@ const READ_METHOD = '/containerd.services.content.v1.Content/Read';
 const CRI_NAMESPACE = 'k8s.io';
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const READ_TIMEOUT_MS = 10_000;
+
+/** The content store cannot give this manifest (absent, unreadable, not a manifest): the registry is asked instead. */
+class NotInContentStore extends Error {
+  constructor(digest: string) {
+    super(`manifest ${digest} not readable from the runtime's content store`);
+  }
+}
 
 export interface LocalManifestReader {
   /** Annotations of the image manifest (and index) stored on the node; undefined when not there. */
@@ -66,28 +73,26 @@ export function createContainerdManifestReader(runtimeEndpoint: string): LocalMa
       });
     });
 
-  const manifestOf = async (digest: string, signal: AbortSignal) => {
+  const manifestOf = async (digest: string, signal: AbortSignal): Promise<ReadManifest> => {
     const bytes = await readBlob(digest, signal);
-    if (bytes === undefined) return undefined;
+    if (bytes === undefined) throw new NotInContentStore(digest);
     try {
-      return decodeManifest(bytes, '');
+      return { digest, ...decodeManifest(bytes, '') };
     } catch {
-      return undefined;
+      throw new NotInContentStore(digest);
     }
   };
 
   return {
     async imageAnnotations(digest, signal) {
       if (unsupported) return undefined;
-      const top = await manifestOf(digest, signal);
-      if (top === undefined) return undefined;
-      if (!isIndexMediaType(top.mediaType)) return top.manifest.annotations;
-      const entry = selectPlatformManifest(top.manifest.manifests, nodePlatform());
-      if (entry === undefined) return top.manifest.annotations;
-      const child = await manifestOf(entry.digest, signal);
-      if (child === undefined) return undefined;
-      // The platform manifest's own annotations are the more specific ones.
-      return { ...top.manifest.annotations, ...child.manifest.annotations };
+      const byDigest = (d: string) => manifestOf(d, signal);
+      try {
+        return mergedImageAnnotations(await readImageAnnotations(await byDigest(digest), byDigest, nodePlatform()));
+      } catch (error) {
+        if (error instanceof NotInContentStore) return undefined;
+        throw error;
+      }
     },
     close() {
       client.close();
