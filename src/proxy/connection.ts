@@ -13,7 +13,6 @@ import {
   dataContent,
   goawayFrame,
   headersFragment,
-  holdsWholeFrames,
   parseSettings,
   rstStreamFrame,
   settingsWithHeaderTableSize,
@@ -95,7 +94,7 @@ export class ProxyConnection {
   private drainResolve: (() => void) | undefined;
   /**
    * Field lists of the client's next header blocks, oldest first, decoded before their frames
-   * were handled (see decodeAhead); onClientHeaderBlock takes them instead of decoding again.
+   * were handled (see decodeAhead); afterClientChunk or onClientHeaderBlock takes them.
    */
   private readonly decodedAhead: HeaderField[][] = [];
   private readonly onClientData = (chunk: Buffer): void => {
@@ -104,20 +103,18 @@ export class ProxyConnection {
       if (this.state === 'proxying') this.pumpClient();
       return;
     }
-    let ahead: boolean;
     try {
-      ahead = this.decodeAhead(chunk);
+      if (this.decodeAhead(chunk)) {
+        if (!this.toRuntime.writeAsItCame(chunk)) this.waitForRuntimeDrain();
+        this.afterClientChunk(chunk);
+        return;
+      }
     } catch (err) {
       this.fail(err);
       return;
     }
-    if (ahead && !this.toRuntime.writeAhead(chunk)) this.waitForRuntimeDrain();
     this.fromClient.push(chunk);
-    try {
-      this.pumpClient();
-    } finally {
-      if (ahead) this.toRuntime.endWriteAhead();
-    }
+    this.pumpClient();
   };
   /** Resolves when the client socket has closed. */
   readonly closed: Promise<void>;
@@ -372,10 +369,11 @@ export class ProxyConnection {
   /**
    * Decodes the header blocks of a client chunk before its frames are handled (HPACK state has
    * to follow every block anyway, and the method decides how the call is handled) and tells
-   * whether the chunk may go to the runtime at once, before that handling: it is whole frames
-   * and nothing can make the proxy hold, drop or add a frame (no intercepted call open or opened
-   * by it, no reset streams, no drain, DATA within the runtime's window). Debug runs keep the
-   * ordinary path. A block split into CONTINUATIONs ends the decoding; the pump decodes it.
+   * whether the chunk may go to the runtime at once, as it came, with afterClientChunk's
+   * bookkeeping instead of the pump: it is whole frames of the kinds that bookkeeping knows, and
+   * nothing can make the proxy hold, drop, change or add a frame (no intercepted call open or
+   * opened by it, no reset streams, no drain, DATA within the runtime's window). Debug runs keep
+   * the ordinary path. A block split into CONTINUATIONs ends the decoding; the pump decodes it.
    */
   private decodeAhead(chunk: Buffer): boolean {
     if (this.fromClient.bufferedBytes !== 0 || this.clientBlock !== undefined) return false;
@@ -400,12 +398,27 @@ export class ProxyConnection {
         if (ahead && this.isIntercepted(fields)) ahead = false;
       } else if (type === FrameType.DATA) {
         dataBytes += end - offset - FRAME_HEADER_LENGTH;
-      } else if (type === FrameType.SETTINGS && !(flags & Flag.ACK)) {
+      } else if (!passesAsItCame(type!, flags, end - offset - FRAME_HEADER_LENGTH)) {
         ahead = false;
       }
       offset = end;
     }
     return ahead && offset === chunk.length && dataBytes <= this.window.connection;
+  }
+
+  /** The pump's bookkeeping for a chunk decodeAhead passed, already written to the runtime. */
+  private afterClientChunk(chunk: Buffer): void {
+    for (let offset = 0; offset < chunk.length; ) {
+      const length = chunk.readUIntBE(offset, 3);
+      const type = chunk[offset + 3];
+      const endStream = (chunk[offset + 4]! & Flag.END_STREAM) !== 0;
+      const streamId = chunk.readUInt32BE(offset + 5) & MAX_STREAM_ID;
+      if (type === FrameType.HEADERS) this.onClientHeaders(streamId, endStream, this.decodedAhead.shift()!);
+      else if (type === FrameType.DATA) this.passedClientData(streamId, length, endStream);
+      else if (type === FrameType.RST_STREAM) this.onClientReset(streamId);
+      if (this.state !== 'proxying') return;
+      offset += FRAME_HEADER_LENGTH + length;
+    }
   }
 
   private isIntercepted(fields: HeaderField[]): boolean {
@@ -447,14 +460,12 @@ export class ProxyConnection {
       case FrameType.SETTINGS:
         this.onClientSettings(header, frame);
         return;
-      case FrameType.RST_STREAM: {
+      case FrameType.RST_STREAM:
         // A stream we reset towards the runtime already: the runtime needs no second reset.
         if (this.discarded.has(header.streamId)) return;
         this.toRuntime.forward(frame, header);
-        const stream = this.streams.get(header.streamId);
-        if (stream) this.finishStream(stream, 'reset by client');
+        this.onClientReset(header.streamId);
         return;
-      }
       default:
         this.toRuntime.forward(frame, header);
     }
@@ -479,12 +490,17 @@ export class ProxyConnection {
     if (block === undefined) return;
     // Decoded even for streams we do not track: the decoder must see every block to stay in sync.
     const fields = this.decodedAhead.shift() ?? this.clientDecoder.decode(joined(block.fragments));
-    if (block.streamId > this.lastClientStreamId) {
-      this.lastClientStreamId = block.streamId;
-      this.openStream(block.streamId, fields, block.endStream);
+    this.onClientHeaders(block.streamId, block.endStream, fields);
+  }
+
+  /** A whole client header block: a new call, or (never from gRPC clients) trailers. */
+  private onClientHeaders(streamId: number, endStream: boolean, fields: HeaderField[]): void {
+    if (streamId > this.lastClientStreamId) {
+      this.lastClientStreamId = streamId;
+      this.openStream(streamId, fields, endStream);
       return;
     }
-    const stream = this.streams.get(block.streamId);
+    const stream = this.streams.get(streamId);
     if (stream === undefined) return;
     const phase = stream.interception?.phase;
     if (phase !== undefined && phase !== 'done') {
@@ -492,7 +508,7 @@ export class ProxyConnection {
       // reorder the stream, holding them back would desynchronise the runtime's HPACK decoder.
       throw new ProtocolError(`client sent trailers on intercepted call ${stream.method} (stream ${stream.id})`);
     }
-    if (block.endStream) stream.clientEnded = true;
+    if (endStream) stream.clientEnded = true;
   }
 
   private openStream(id: number, fields: HeaderField[], endStream: boolean): void {
@@ -529,9 +545,21 @@ export class ProxyConnection {
       this.interceptions.hold(stream, interception, dataContent(header.flags, frame.payload()), endStream);
       return;
     }
-    this.window.forwarded(header.length);
     this.toRuntime.forward(frame, header);
-    if (stream && endStream) stream.clientEnded = true;
+    this.passedClientData(header.streamId, header.length, endStream);
+  }
+
+  /** Client DATA that went to the runtime as it came. */
+  private passedClientData(streamId: number, length: number, endStream: boolean): void {
+    this.window.forwarded(length);
+    if (!endStream) return;
+    const stream = this.streams.get(streamId);
+    if (stream) stream.clientEnded = true;
+  }
+
+  private onClientReset(streamId: number): void {
+    const stream = this.streams.get(streamId);
+    if (stream) this.finishStream(stream, 'reset by client');
   }
 
   /** Client window spent on DATA the runtime will not see, owed back to the client. */
@@ -592,35 +620,72 @@ export class ProxyConnection {
   // --- runtime -> client ----------------------------------------------------------------------
 
   private onRuntimeData(chunk: Buffer): void {
-    if (!this.mayWriteAhead(chunk)) {
+    if (!this.runtimeChunkPassesAsItCame(chunk)) {
       this.fromRuntime.push(chunk);
       this.pumpRuntime();
       return;
     }
-    if (!this.toClient.writeAhead(chunk)) this.waitForClientDrain();
+    if (!this.toClient.writeAsItCame(chunk)) this.waitForClientDrain();
     try {
-      this.fromRuntime.push(chunk);
-      this.pumpRuntime();
-    } finally {
-      this.toClient.endWriteAhead();
+      this.afterRuntimeChunk(chunk);
+    } catch (err) {
+      this.fail(err);
     }
   }
 
   /**
-   * The chunk may go to the client before its frames are handled (each one costs time the call
-   * waits for): it is whole frames, and nothing in the proxy's state can make it drop, change or
+   * The chunk may go to the client at once, as it came, with afterRuntimeChunk's bookkeeping
+   * instead of the pump (each step costs time the call waits for): it is whole frames of the
+   * kinds that bookkeeping knows, and nothing in the proxy's state can make it drop, change or
    * put a frame of its own between them (no reset streams, no window surplus to take back,
-   * nothing of ours waiting to be written).
+   * nothing of ours waiting to be written). Debug runs keep the pump, which reads grpc-status.
    */
-  private mayWriteAhead(chunk: Buffer): boolean {
-    return (
-      this.state === 'proxying' &&
-      this.fromRuntime.bufferedBytes === 0 &&
-      this.discarded.size === 0 &&
-      this.window.outstandingSurplus === 0 &&
-      this.toClient.idle &&
-      holdsWholeFrames(chunk)
-    );
+  private runtimeChunkPassesAsItCame(chunk: Buffer): boolean {
+    if (
+      this.state !== 'proxying' ||
+      this.runtimeDecoder !== undefined ||
+      this.fromRuntime.bufferedBytes !== 0 ||
+      this.runtimeBlock !== undefined ||
+      this.discarded.size !== 0 ||
+      this.window.outstandingSurplus !== 0 ||
+      !this.toClient.idle
+    ) {
+      return false;
+    }
+    let offset = 0;
+    while (offset + FRAME_HEADER_LENGTH <= chunk.length) {
+      const length = chunk.readUIntBE(offset, 3);
+      if (!passesAsItCame(chunk[offset + 3]!, chunk[offset + 4]!, length)) return false;
+      offset += FRAME_HEADER_LENGTH + length;
+    }
+    return offset === chunk.length;
+  }
+
+  /** The pump's bookkeeping for a chunk that went to the client as it came. */
+  private afterRuntimeChunk(chunk: Buffer): void {
+    let windowGrew = false;
+    for (let offset = 0; offset < chunk.length; ) {
+      const length = chunk.readUIntBE(offset, 3);
+      const type = chunk[offset + 3];
+      const endStream = (chunk[offset + 4]! & Flag.END_STREAM) !== 0;
+      const streamId = chunk.readUInt32BE(offset + 5) & MAX_STREAM_ID;
+      if (type === FrameType.HEADERS) {
+        this.onRuntimeHeaders(streamId, endStream, undefined);
+      } else if (type === FrameType.DATA) {
+        if (endStream) this.runtimeEnded(streamId, undefined);
+      } else if (type === FrameType.RST_STREAM) {
+        this.runtimeEnded(streamId, 'reset by runtime');
+      } else if (type === FrameType.WINDOW_UPDATE) {
+        // With no surplus outstanding the client gets every increment, as the pump would pass it.
+        const increment = chunk.readUInt32BE(offset + FRAME_HEADER_LENGTH) & MAX_STREAM_ID;
+        if (streamId === 0) this.window.onConnectionUpdate(increment);
+        else this.window.onStreamUpdate(streamId, increment);
+        windowGrew = true;
+      }
+      if (this.state !== 'proxying') return;
+      offset += FRAME_HEADER_LENGTH + length;
+    }
+    if (windowGrew) this.afterRuntimeWindowGrew();
   }
 
   private pumpRuntime(): void {
@@ -634,10 +699,16 @@ export class ProxyConnection {
       this.fail(err);
       return;
     }
-    if (windowChanged) this.interceptions.sendWithinWindows();
     this.flushToClient();
+    if (windowChanged) this.afterRuntimeWindowGrew();
+    else this.flushToRuntime();
+  }
+
+  /** Our own DATA and stalled client DATA may go on. */
+  private afterRuntimeWindowGrew(): void {
+    this.interceptions.sendWithinWindows();
     this.flushToRuntime();
-    if (windowChanged && this.flowStalled) this.pumpClient();
+    if (this.flowStalled) this.pumpClient();
   }
 
   /** Handles one runtime frame; true when the runtime's windows may have grown. */
@@ -686,15 +757,13 @@ export class ProxyConnection {
           return false;
         }
         this.toClient.forward(frame, header);
-        const stream = this.streams.get(header.streamId);
-        if (stream && header.flags & Flag.END_STREAM) this.finishStream(stream, undefined);
+        if (header.flags & Flag.END_STREAM) this.runtimeEnded(header.streamId, undefined);
         return false;
       }
       case FrameType.RST_STREAM: {
         if (this.discarded.has(header.streamId)) return false;
         this.toClient.forward(frame, header);
-        const stream = this.streams.get(header.streamId);
-        if (stream) this.finishStream(stream, 'reset by runtime');
+        this.runtimeEnded(header.streamId, 'reset by runtime');
         return false;
       }
       case FrameType.GOAWAY:
@@ -743,10 +812,43 @@ export class ProxyConnection {
       const status = this.runtimeDecoder.decode(joined(block.fragments)).find(([name]) => name === 'grpc-status');
       if (status) grpcStatus = Number(status[1]);
     }
-    const stream = this.streams.get(block.streamId);
+    this.onRuntimeHeaders(block.streamId, block.endStream, grpcStatus);
+  }
+
+  /** A whole runtime header block: response headers, or the end of the call. */
+  private onRuntimeHeaders(streamId: number, endStream: boolean, grpcStatus: number | undefined): void {
+    const stream = this.streams.get(streamId);
     if (stream === undefined) return;
-    if (block.endStream) this.finishStream(stream, grpcStatus);
+    if (endStream) this.finishStream(stream, grpcStatus);
     else stream.responseHeaders = true;
+  }
+
+  private runtimeEnded(streamId: number, outcome: number | string | undefined): void {
+    const stream = this.streams.get(streamId);
+    if (stream) this.finishStream(stream, outcome);
+  }
+}
+
+/**
+ * Frames a chunk may hold and still go on as it came, with the fast bookkeeping of
+ * afterClientChunk and afterRuntimeChunk: HEADERS only with its whole block, SETTINGS only as an
+ * acknowledgement (the proxy reads or rewrites the others), WINDOW_UPDATE only well formed.
+ */
+function passesAsItCame(type: number, flags: number, length: number): boolean {
+  switch (type) {
+    case FrameType.DATA:
+    case FrameType.RST_STREAM:
+    case FrameType.PING:
+    case FrameType.PRIORITY:
+      return true;
+    case FrameType.HEADERS:
+      return (flags & Flag.END_HEADERS) !== 0;
+    case FrameType.SETTINGS:
+      return (flags & Flag.ACK) !== 0;
+    case FrameType.WINDOW_UPDATE:
+      return length === 4;
+    default:
+      return false;
   }
 }
 

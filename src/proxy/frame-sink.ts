@@ -18,8 +18,6 @@ export class FrameSink {
   private runEnd = 0;
   private deferred: Buffer[] = [];
   private inHeaderBlock = false;
-  /** Between writeAhead and endWriteAhead: forwarded frames are already written. */
-  private writtenAhead = false;
 
   constructor(private readonly socket: Socket) {}
 
@@ -39,22 +37,16 @@ export class FrameSink {
   }
 
   /**
-   * Writes a received chunk of whole frames at once, before its frames are handled: the peer
-   * gets the bytes without waiting for the proxy's bookkeeping. The caller then forwards each of
-   * those frames as usual (only header-block state is tracked) and calls endWriteAhead.
-   * Only when `idle`, for frames all forwarded unchanged; false when the socket asks for 'drain'.
+   * Writes a received chunk as it came, for a caller that handles its frames itself instead of
+   * passing them to forward: only when `idle`, and only for whole frames outside any header
+   * block, all to go unchanged. False when the socket asks for 'drain'.
    */
-  writeAhead(chunk: Buffer): boolean {
-    this.writtenAhead = true;
+  writeAsItCame(chunk: Buffer): boolean {
     return this.socket.destroyed || this.socket.write(chunk);
   }
 
-  endWriteAhead(): void {
-    this.writtenAhead = false;
-  }
-
   forward(frame: FrameBytes, header: FrameHeader): void {
-    if (!this.writtenAhead) this.appendBytes(frame);
+    this.appendBytes(frame);
     if (header.type === FrameType.HEADERS || header.type === FrameType.PUSH_PROMISE) {
       this.inHeaderBlock = (header.flags & Flag.END_HEADERS) === 0;
     } else if (header.type === FrameType.CONTINUATION && header.flags & Flag.END_HEADERS) {

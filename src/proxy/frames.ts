@@ -71,13 +71,6 @@ export function readFrameHeader(buf: Buffer, offset = 0, into?: FrameHeader): Fr
   return header;
 }
 
-/** True when `chunk` is a sequence of whole frames: it starts and ends on a frame boundary. */
-export function holdsWholeFrames(chunk: Buffer): boolean {
-  let offset = 0;
-  while (offset + FRAME_HEADER_LENGTH <= chunk.length) offset += FRAME_HEADER_LENGTH + chunk.readUIntBE(offset, 3);
-  return offset === chunk.length;
-}
-
 export function encodeFrame(type: number, flags: number, streamId: number, payload?: Buffer): Buffer {
   const length = payload?.length ?? 0;
   const frame = Buffer.allocUnsafe(FRAME_HEADER_LENGTH + length);

@@ -10,7 +10,6 @@ import {
   dataContent,
   encodeFrame,
   headersFragment,
-  holdsWholeFrames,
   parseSettings,
   readFrameHeader,
   settingsWithHeaderTableSize,
@@ -177,31 +176,19 @@ describe('FrameSink', () => {
     expect(Buffer.concat(writes)).toEqual(Buffer.concat([headers, continuation, ping, data]));
   });
 
-  it('after writeAhead writes the chunk once and still tracks its header block', () => {
+  it('writes a chunk as it came, the same buffer, and stays idle for what follows', () => {
     const chunk = Buffer.concat([data, headers]);
     const { socket, writes } = recordingSocket();
     const sink = new FrameSink(socket);
+    expect(sink.writeAsItCame(chunk)).toBe(true);
     expect(sink.idle).toBe(true);
-    expect(sink.writeAhead(chunk)).toBe(true);
-    for (const [frame, header] of framesOf(chunk)) sink.forward(frame, header);
-    sink.endWriteAhead();
-    expect(sink.midHeaderBlock).toBe(true);
     sink.inject(ping);
-    expect(sink.idle).toBe(false);
-    const [c] = framesOf(continuation);
-    sink.forward(...c!);
     sink.flush();
-    expect(Buffer.concat(writes)).toEqual(Buffer.concat([data, headers, continuation, ping]));
+    expect(writes).toHaveLength(2);
+    expect(writes[0]).toBe(chunk);
+    expect(writes[1]).toEqual(ping);
   });
 
-  it('knows a chunk of whole frames from one that starts or ends inside a frame', () => {
-    const chunk = Buffer.concat([headers, data, ping]);
-    expect(holdsWholeFrames(chunk)).toBe(true);
-    expect(holdsWholeFrames(Buffer.alloc(0))).toBe(true);
-    expect(holdsWholeFrames(chunk.subarray(0, chunk.length - 1))).toBe(false);
-    expect(holdsWholeFrames(chunk.subarray(0, 5))).toBe(false);
-    expect(holdsWholeFrames(chunk.subarray(3))).toBe(false);
-  });
 });
 
 describe('runtime send window', () => {
