@@ -57,6 +57,6 @@ export async function pushProfile(registry: RegistryClient, options: PushProfile
     ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
   };
   const bytes = Buffer.from(JSON.stringify(manifest));
-  const digest = await registry.putManifest(reference, bytes, OCI_MANIFEST, signal);
+  const { digest } = await registry.putManifest(reference, bytes, OCI_MANIFEST, signal);
   return { reference: formatReference(reference), digest, manifest: bytes };
 }

@@ -450,17 +450,12 @@ export class RegistryClient {
     });
   }
 
-  /** Stores a manifest under the reference's tag (or digest); returns its digest. */
-  async putManifest(ref: Reference | string, bytes: Buffer, mediaType: string, options: RequestOptions = {}): Promise<string> {
-    return (await this.putManifestDetailed(ref, bytes, mediaType, options)).digest;
-  }
-
   /**
    * Stores a manifest under the reference's tag (or digest); returns its digest and the
    * registry's `OCI-Subject` answer, which tells a client whether it must maintain the
    * referrers tag schema for a manifest with a `subject` itself.
    */
-  async putManifestDetailed(ref: Reference | string, bytes: Buffer, mediaType: string, options: RequestOptions = {}): Promise<PutManifestResult> {
+  async putManifest(ref: Reference | string, bytes: Buffer, mediaType: string, options: RequestOptions = {}): Promise<PutManifestResult> {
     const reference = typeof ref === 'string' ? parseReference(ref) : ref;
     const digest = digestOf(bytes);
     if (reference.digest !== undefined && reference.digest !== digest) {

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { createArtifactClient, nodePlatform, type ArtifactClient } from '../artifact/index.js';
+import { createArtifactClient, mergedImageAnnotations, nodePlatform, type ArtifactClient } from '../artifact/index.js';
 import type { ShimSettings } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
 import type { CallInterceptor } from '../proxy/index.js';
@@ -45,9 +45,7 @@ export function createInjector(settings: ShimSettings, logger: Logger): Injector
     localManifests,
     {
       async imageAnnotations(digestReference, options) {
-        const found = await artifacts.registry.getImageAnnotations(digestReference, options);
-        // The platform manifest's own annotations are the more specific ones.
-        return { ...found.annotations, ...found.platformManifest?.annotations };
+        return mergedImageAnnotations(await artifacts.registry.getImageAnnotations(digestReference, options));
       },
     },
     { stateDir: settings.stateDir, cacheEntries: settings.artifact.cacheEntries, logger },

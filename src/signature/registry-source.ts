@@ -28,6 +28,6 @@ export function registrySignatureSource(client: RegistryClient): SignaturePublis
       return list.map((d): OciDescriptor => ({ ...d }));
     },
     putBlob: (registry, repository, body) => client.putBlob({ registry, repository, tag: 'latest' }, body),
-    putManifest: (registry, repository, reference, body, mediaType) => client.putManifestDetailed(at(registry, repository, reference), body, mediaType),
+    putManifest: (registry, repository, reference, body, mediaType) => client.putManifest(at(registry, repository, reference), body, mediaType),
   };
 }

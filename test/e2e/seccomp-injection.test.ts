@@ -93,7 +93,7 @@ async function pushProfile(client: RegistryClient, ref: string, profile: unknown
       },
     ],
   };
-  return client.putManifest(ref, Buffer.from(JSON.stringify(manifest)), OCI_MANIFEST);
+  return (await client.putManifest(ref, Buffer.from(JSON.stringify(manifest)), OCI_MANIFEST)).digest;
 }
 
 interface CaseOptions {
