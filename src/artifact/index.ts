@@ -46,7 +46,8 @@ export interface ArtifactClientOptions {
   authFile?: string | null;
   timeouts?: Partial<Timeouts>;
   retry?: Partial<RetryOptions>;
-  cache?: { max?: number; ttlMs?: number };
+  /** In-memory cache: 1000 entries, 64 MiB of profiles and 24 hours by default. */
+  cache?: { max?: number; maxBytes?: number; ttlMs?: number };
   /**
    * Whether the last stored resolution of a tag may stand in while the registry is unreachable.
    * Off by default: a tag that cannot be resolved fails the pull (fail closed).
@@ -73,6 +74,8 @@ export interface ArtifactClient {
 }
 
 export const DEFAULT_MAX_ARTIFACT_BYTES = 1024 * 1024;
+/** Room for 1000 profiles of 64 KiB; typical profiles are a few KiB to 30 KiB. */
+export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 
 export function createArtifactClient(options: ArtifactClientOptions): ArtifactClient {
   const registry = new RegistryClient({
@@ -89,7 +92,11 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
     store: new ContentStore(options.stateDir),
     mode: options.mode ?? 'compatible',
     maxArtifactBytes: options.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES,
-    cache: { max: options.cache?.max ?? 1000, ttlMs: options.cache?.ttlMs ?? 24 * 3_600_000 },
+    cache: {
+      max: options.cache?.max ?? 1000,
+      maxBytes: options.cache?.maxBytes ?? DEFAULT_CACHE_BYTES,
+      ttlMs: options.cache?.ttlMs ?? 24 * 3_600_000,
+    },
     allowStaleTagOnError: options.allowStaleTagOnError ?? false,
     logger: options.logger,
   });

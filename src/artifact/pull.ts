@@ -31,6 +31,12 @@ export interface PulledProfile {
 export interface PullCacheOptions {
   /** Entries per cache (tag resolutions, profiles). */
   max: number;
+  /**
+   * Bytes of profile documents held in memory, whatever their count: `max` alone would let a
+   * node hold up to `max` times the artifact size limit. A profile evicted here is still in the
+   * content store, so its next pull reads the disk instead of the registry.
+   */
+  maxBytes: number;
   /** How long a tag resolution and a pulled profile are kept; a tag older than this is resolved again. */
   ttlMs: number;
 }
@@ -69,7 +75,12 @@ export class ProfilePuller {
 
   constructor(private readonly options: ProfilePullerOptions) {
     this.tags = new LRUCache({ max: options.cache.max, ttl: options.cache.ttlMs });
-    this.profiles = new LRUCache({ max: options.cache.max, ttl: options.cache.ttlMs });
+    this.profiles = new LRUCache({
+      max: options.cache.max,
+      maxSize: options.cache.maxBytes,
+      sizeCalculation: (profile) => Math.max(1, profile.bytes.length),
+      ttl: options.cache.ttlMs,
+    });
     this.platform = options.platform ?? nodePlatform();
   }
 

@@ -257,6 +257,23 @@ describe('pulling from a real registry (distribution 2.8)', () => {
     expect(proxy.requests.filter((r) => r.includes('/manifests/'))).toHaveLength(1);
   });
 
+  it('bounds the memory cache by bytes: a profile pushed out is read from the store, not the registry', async () => {
+    const first = sampleProfile('bytes first');
+    const second = sampleProfile('bytes second');
+    const a = await pushSeedShapedArtifact(registry.host, 'bytes/a', 'v1', first);
+    const b = await pushSeedShapedArtifact(registry.host, 'bytes/b', 'v1', second);
+    // Room for one of the two profiles only.
+    const c = await client({ cache: { maxBytes: first.length + second.length - 1 } });
+    await c.pullProfile(`${proxy.host}/bytes/a@${a.digest}`);
+    await c.pullProfile(`${proxy.host}/bytes/b@${b.digest}`);
+    proxy.reset();
+    expect((await c.pullProfile(`${proxy.host}/bytes/b@${b.digest}`)).fromCache).toBe('memory');
+    const evicted = await c.pullProfile(`${proxy.host}/bytes/a@${a.digest}`);
+    expect(evicted.fromCache).toBe('store');
+    expect(evicted.bytes.equals(first)).toBe(true);
+    expect(proxy.requests).toEqual([]);
+  });
+
   it('refetches content whose stored file was corrupted', async () => {
     const profile = sampleProfile('corrupt');
     const seed = await pushSeedShapedArtifact(registry.host, 'corrupt/p', 'v1', profile);
