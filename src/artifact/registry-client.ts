@@ -497,15 +497,28 @@ export class RegistryClient {
     const knownWithoutApi = this.withoutReferrersApi.has(reference.registry);
     const viaApi = knownWithoutApi ? undefined : await this.fromSources('listing referrers of', subject, true, options.signal, async (source) => {
       const query = options.artifactType === undefined ? '' : `?artifactType=${encodeURIComponent(options.artifactType)}`;
-      const outcome = await this.call(
-        source,
-        'pull',
-        { method: 'GET', path: `/v2/${source.repository}/referrers/${digest}${query}`, headers: { accept: OCI_INDEX }, signal: options.signal },
-        (response) => readVerifiedBody(response, { maxBytes: this.maxManifestBytes, what: 'referrers index' }),
-      );
-      if (!outcome.ok && outcome.status === 404 && !source.isMirror) return undefined;
-      const body = await this.expectOk(outcome);
-      return decodeManifest(body.bytes, OCI_INDEX).manifest.manifests;
+      const referrers: Descriptor[] = [];
+      let path = `/v2/${source.repository}/referrers/${digest}${query}`;
+      for (let page = 1; ; page++) {
+        const outcome = await this.call(
+          source,
+          'pull',
+          { method: 'GET', path, headers: { accept: OCI_INDEX }, signal: options.signal },
+          async (response) => ({
+            body: await readVerifiedBody(response, { maxBytes: this.maxManifestBytes, what: 'referrers index' }),
+            link: header(response.headers, 'link'),
+          }),
+        );
+        if (!outcome.ok && outcome.status === 404 && !source.isMirror && page === 1) return undefined;
+        const { body, link } = await this.expectOk(outcome);
+        referrers.push(...decodeManifest(body.bytes, OCI_INDEX).manifest.manifests);
+        const next = nextPagePath(link, source.origin);
+        if (next === undefined) return referrers;
+        if (page === MAX_REFERRERS_PAGES) {
+          throw new ArtifactError('InvalidArtifact', `the referrers list runs past ${MAX_REFERRERS_PAGES} pages`);
+        }
+        path = next;
+      }
     });
     if (viaApi !== undefined) return filter(viaApi);
     this.withoutReferrersApi.set(reference.registry, true);
@@ -528,6 +541,28 @@ export class RegistryClient {
     const byDigest = (digest: string) => this.getManifest({ ...top.reference, tag: undefined, digest }, options);
     return readImageAnnotations(top, byDigest, options.platform ?? nodePlatform());
   }
+}
+
+/** Pages of one referrers list the client follows; a registry that links on past them is refused. */
+const MAX_REFERRERS_PAGES = 32;
+
+/**
+ * The path of the next page a paginated answer links to (`Link: <url>; rel="next"`, RFC 8288,
+ * as the distribution spec pages referrers lists). Only within the registry's own origin: the
+ * next request carries the registry's credentials.
+ */
+export function nextPagePath(link: string | undefined, origin: string): string | undefined {
+  if (link === undefined) return undefined;
+  for (const entry of link.split(',')) {
+    const match = /^\s*<([^>]*)>\s*;(.*)$/.exec(entry);
+    if (!match || !/(^|;)\s*rel="?next"?\s*(;|$)/i.test(match[2]!)) continue;
+    const url = new URL(match[1]!, origin);
+    if (url.origin !== origin) {
+      throw new ArtifactError('InvalidArtifact', `the next page of the referrers list is on another origin (${url.origin})`);
+    }
+    return `${url.pathname}${url.search}`;
+  }
+  return undefined;
 }
 
 const KNOWN_MANIFEST_TYPES = new Set([OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST]);
