@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import { locateKey } from './locate.js';
-import { checkAgainstSchema } from './schema.js';
+import { checkAgainstSchema, type SchemaValue } from './schema.js';
 import { CONFIG_SCHEMA, defaultSettings, type ShimSettings } from './settings.js';
 import { policyProblems, type SignatureRule, type SignatureRuleSettings } from '../signature/index.js';
 
@@ -81,49 +81,10 @@ function applyFile(settings: ShimSettings, file: string): string[] {
   return checked.unknownKeys.map((keyPath) => `${where(keyPath)}: unknown key, ignored`);
 }
 
-interface SignatureRuleDocument {
-  mode?: SignatureRuleSettings['mode'];
-  keys?: string[];
-  identities?: { issuer?: string; issuer_pattern?: string; subject?: string; subject_pattern?: string }[];
-  trusted_root?: string;
-  require_tlog?: boolean;
-  require_timestamp?: boolean;
-  require_sct?: boolean;
-  docker_reference?: SignatureRuleSettings['dockerReference'];
-}
-
-/** The validated TOML document; durations are already milliseconds. */
-interface ConfigDocument {
-  shim?: {
-    listen?: string;
-    runtime_endpoint?: string;
-    state_dir?: string;
-    log_level?: string;
-    shutdown_grace?: number;
-    default_capabilities?: string[];
-    artifact?: {
-      mode?: ShimSettings['artifact']['mode'];
-      max_bytes?: number;
-      auth_file?: string;
-      allow_stale_tag_on_error?: boolean;
-      cache_entries?: number;
-      cache_ttl?: number;
-      request_timeout?: number;
-    };
-    registries?: Record<string, { insecure?: boolean; ca_file?: string; mirrors?: string[] }>;
-    signature?: {
-      default?: SignatureRuleDocument;
-      rules?: (SignatureRuleDocument & { prefix?: string })[];
-      cache?: { entries?: number; ttl?: number };
-    };
-  };
-  crio?: {
-    runtime?: {
-      default_runtime?: string;
-      runtimes?: Record<string, { allowed_annotations?: string[] }>;
-    };
-  };
-}
+/** The validated TOML document, typed from the schema; durations are already milliseconds. */
+type ConfigDocument = SchemaValue<typeof CONFIG_SCHEMA>;
+type SignatureDocument = NonNullable<NonNullable<ConfigDocument['shim']>['signature']>;
+type SignatureRuleDocument = NonNullable<SignatureDocument['default']>;
 
 function applyValues(settings: ShimSettings, doc: ConfigDocument): void {
   const shim = doc.shim ?? {};
@@ -161,7 +122,7 @@ function applyValues(settings: ShimSettings, doc: ConfigDocument): void {
 }
 
 /** A later file's default rule overrides field by field; a rule for a known prefix replaces it. */
-function applySignature(settings: ShimSettings, doc: NonNullable<NonNullable<ConfigDocument['shim']>['signature']>): void {
+function applySignature(settings: ShimSettings, doc: SignatureDocument): void {
   const policy = settings.signature;
   if (doc.default) assignDefined(policy.default, ruleSettings(doc.default));
   for (const rule of doc.rules ?? []) {

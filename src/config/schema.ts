@@ -12,6 +12,25 @@ export type Schema =
   | { kind: 'table'; fields?: Record<string, Schema>; entries?: Schema }
   | { kind: 'table-list'; item: Schema };
 
+/** The value a schema lets through, as checkAgainstSchema returns it (durations in milliseconds). */
+export type SchemaValue<S extends Schema> = S extends { kind: 'string' | 'absolute-path' }
+  ? string
+  : S extends { kind: 'boolean' }
+    ? boolean
+    : S extends { kind: 'integer' | 'duration' }
+      ? number
+      : S extends { kind: 'enum'; values: readonly (infer V)[] }
+        ? V
+        : S extends { kind: 'string-list' }
+          ? string[]
+          : S extends { kind: 'table-list'; item: infer I extends Schema }
+            ? SchemaValue<I>[]
+            : S extends { kind: 'table'; fields: infer F extends Record<string, Schema> }
+              ? { -readonly [K in keyof F]?: SchemaValue<F[K]> }
+              : S extends { kind: 'table'; entries: infer E extends Schema }
+                ? Record<string, SchemaValue<E>>
+                : never;
+
 export interface SchemaProblem {
   path: string[];
   message: string;

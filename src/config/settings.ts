@@ -67,7 +67,7 @@ export function defaultSettings(): ShimSettings {
   };
 }
 
-const SIGNATURE_RULE_FIELDS: Record<string, Schema> = {
+const SIGNATURE_RULE_FIELDS = {
   mode: { kind: 'enum', values: ['none', 'required'] },
   keys: { kind: 'string-list' },
   identities: {
@@ -87,15 +87,15 @@ const SIGNATURE_RULE_FIELDS: Record<string, Schema> = {
   require_timestamp: { kind: 'boolean' },
   require_sct: { kind: 'boolean' },
   docker_reference: { kind: 'enum', values: ['repository', 'ignore'] },
-};
+} as const satisfies Record<string, Schema>;
 
-const SIGNATURE_RULE_SCHEMA: Schema = { kind: 'table', fields: SIGNATURE_RULE_FIELDS };
+const SIGNATURE_RULE_SCHEMA = { kind: 'table', fields: SIGNATURE_RULE_FIELDS } as const satisfies Schema;
 
 /**
  * The TOML layout: the shim's own table `[shim]`, and CRI-O's `[crio.runtime]` layout read as
  * CRI-O reads it so that an existing `/etc/crio/crio.conf.d/*.conf` drop-in works unchanged.
  */
-export const CONFIG_SCHEMA: Schema = {
+export const CONFIG_SCHEMA = {
   kind: 'table',
   fields: {
     shim: {
@@ -159,4 +159,4 @@ export const CONFIG_SCHEMA: Schema = {
       },
     },
   },
-};
+} as const satisfies Schema;
