@@ -48,8 +48,7 @@ const MAX_STREAM_ID = 2 ** 31 - 1;
  * them) to learn each call's method and deadline, and touches frames only where it must: the
  * DATA of intercepted calls, the flow-control frames that account for them, the client's SETTINGS
  * (see onClientSettings), and the answers it writes itself when a call is rejected or the runtime
- * is gone. What happens to an intercepted
- * call's body is up to Interceptions (interception.ts).
+ * is gone. What happens to an intercepted call's body is up to Interceptions (interception.ts).
  */
 export class ProxyConnection {
   private state: 'connecting' | 'proxying' | 'unavailable' | 'closed' = 'connecting';
