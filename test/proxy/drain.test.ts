@@ -1,15 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../src/log/logger.js';
 import { FrameReader } from '../../src/proxy/frame-reader.js';
 import { CLIENT_PREFACE, Flag, FrameType, encodeFrame } from '../../src/proxy/frames.js';
 import { framedMessage } from '../../src/proxy/grpc-message.js';
 import { encodeLiteralHeaders } from '../../src/proxy/hpack-encoder.js';
-import { startProxy, type RunningProxy } from '../../src/proxy/index.js';
-import { FrameRuntime } from './frame-runtime.js';
+import { startFrameTestbed, type FrameTestbed } from './frame-runtime.js';
 
 const VERSION = '/runtime.v1.RuntimeService/Version';
 
@@ -59,35 +55,24 @@ function requestBody(streamId: number): Buffer {
  * retry it elsewhere. The call in flight still finishes, and only then does the proxy close.
  */
 describe('graceful stop and a stream opened after the GOAWAY', () => {
-  let dir: string;
-  let runtime: FrameRuntime;
-  let proxy: RunningProxy;
+  let bed: FrameTestbed;
   let client: Awaited<ReturnType<typeof frameClient>>;
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'proxy-drain-'));
-    runtime = new FrameRuntime(path.join(dir, 'runtime.sock'));
-    await runtime.start();
-    proxy = await startProxy({
-      listenPath: path.join(dir, 'shim.sock'),
-      runtimeEndpoint: runtime.socketPath,
-      logger: silentLogger(),
-    });
-    client = await frameClient(proxy.listenPath);
+    bed = await startFrameTestbed({ logger: silentLogger() });
+    client = await frameClient(bed.proxy.listenPath);
   });
 
   afterAll(async () => {
     client?.socket.destroy();
-    await proxy?.stop();
-    await runtime?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await bed?.stop();
   });
 
   it('keeps the late stream from the runtime and lets the open call finish', async () => {
     // Stream 1 is open (its body not sent yet) when the stop begins.
     client.socket.write(requestHeaders(1));
-    await vi.waitFor(() => expect(runtime.connections).toBe(1));
-    const stopped = proxy.stop();
+    await vi.waitFor(() => expect(bed.runtime.connections).toBe(1));
+    const stopped = bed.proxy.stop();
     await vi.waitFor(() => expect(client.frames.some((f) => f.type === FrameType.GOAWAY)).toBe(true));
     const goaway = client.frames.find((f) => f.type === FrameType.GOAWAY)!;
     expect(goaway.payload.readUInt32BE(0) & 0x7fff_ffff).toBe(1);
@@ -99,8 +84,8 @@ describe('graceful stop and a stream opened after the GOAWAY', () => {
     expect(stream1.map((f) => f.type)).toEqual([FrameType.HEADERS, FrameType.DATA, FrameType.HEADERS]);
     expect(stream1[1]!.payload.subarray(5).toString()).toBe(`answer to ${VERSION}`);
     // The runtime got stream 3's headers and then a reset; its answer to the reset was dropped.
-    expect(runtime.lateAnswers).toEqual([3]);
+    expect(bed.runtime.lateAnswers).toEqual([3]);
     expect(client.frames.filter((f) => f.streamId === 3)).toEqual([]);
-    expect([...runtime.dataBytes[0]!.keys()]).toEqual([1]);
+    expect([...bed.runtime.dataBytes[0]!.keys()]).toEqual([1]);
   });
 });

@@ -1,4 +1,7 @@
+import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { FrameReader } from '../../src/proxy/frame-reader.js';
 import {
   CLIENT_PREFACE,
@@ -15,6 +18,7 @@ import {
 import { framedMessage } from '../../src/proxy/grpc-message.js';
 import { HpackDecoder, fieldValue } from '../../src/proxy/hpack-decoder.js';
 import { encodeInteger, encodeLiteralHeaders } from '../../src/proxy/hpack-encoder.js';
+import { startProxy, type ProxyOptions, type RunningProxy } from '../../src/proxy/index.js';
 
 /** A header field the runtime adds to its table when the client's table may hold it. */
 const LATE_FIELD: readonly [string, string] = ['x-late-answer', 'yes'];
@@ -125,4 +129,28 @@ export class FrameRuntime {
 function literalWithIndexing([name, value]: readonly [string, string]): Buffer {
   const string = (s: string) => Buffer.concat([encodeInteger(s.length, 7, 0x00), Buffer.from(s, 'latin1')]);
   return Buffer.concat([Buffer.of(0x40), string(name), string(value)]);
+}
+
+export interface FrameTestbed {
+  runtime: FrameRuntime;
+  proxy: RunningProxy;
+  /** Stops the proxy and the runtime and removes their directory. */
+  stop(): Promise<void>;
+}
+
+/** A FrameRuntime and a proxy in front of it, in a directory of their own. */
+export async function startFrameTestbed(options: Pick<ProxyOptions, 'interceptor' | 'logger'>): Promise<FrameTestbed> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'proxy-frames-'));
+  const runtime = new FrameRuntime(path.join(dir, 'runtime.sock'));
+  await runtime.start();
+  const proxy = await startProxy({ listenPath: path.join(dir, 'shim.sock'), runtimeEndpoint: runtime.socketPath, ...options });
+  return {
+    runtime,
+    proxy,
+    async stop() {
+      await proxy.stop();
+      await runtime.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

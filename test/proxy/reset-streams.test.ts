@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../src/log/logger.js';
 import { startProxy, type RunningProxy } from '../../src/proxy/index.js';
 import { FakeRuntime } from './fake-runtime.js';
-import { FrameRuntime } from './frame-runtime.js';
+import { startFrameTestbed, type FrameTestbed } from './frame-runtime.js';
 import { rawClient, unary } from './raw-client.js';
 
 const VERSION = '/runtime.v1.RuntimeService/Version';
@@ -73,19 +73,12 @@ describe('streams the proxy reset are retired once the runtime answers a later s
  * one another. The frame-level runtime indexes whenever the advertised size allows it.
  */
 describe('an answer that crosses the proxy\'s reset', () => {
-  let dir: string;
-  let runtime: FrameRuntime;
-  let proxy: RunningProxy;
+  let bed: FrameTestbed;
   let client: grpc.Client;
   const errors: string[] = [];
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'proxy-crossing-'));
-    runtime = new FrameRuntime(path.join(dir, 'runtime.sock'));
-    await runtime.start();
-    proxy = await startProxy({
-      listenPath: path.join(dir, 'shim.sock'),
-      runtimeEndpoint: runtime.socketPath,
+    bed = await startFrameTestbed({
       interceptor: {
         methods: new Set([CREATE_CONTAINER]),
         intercept: async () => ({ action: 'reject', code: grpc.status.PERMISSION_DENIED, message: 'no' }),
@@ -95,31 +88,29 @@ describe('an answer that crosses the proxy\'s reset', () => {
         destination: { write: (line: string) => void errors.push(JSON.parse(line).msg) },
       }),
     });
-    client = rawClient(proxy.listenPath);
+    client = rawClient(bed.proxy.listenPath);
   });
 
   afterAll(async () => {
     client?.close();
-    await proxy?.stop();
-    await runtime?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await bed?.stop();
   });
 
   it('is dropped, and the same connection keeps serving with HPACK state intact', async () => {
     const first = await unary(client, VERSION, Buffer.alloc(0));
     expect(first.response?.toString()).toBe(`answer to ${VERSION}`);
-    expect(runtime.clientHeaderTableSize).toBe(0);
+    expect(bed.runtime.clientHeaderTableSize).toBe(0);
 
     for (let i = 0; i < 2; i++) {
       const rejected = await unary(client, CREATE_CONTAINER, Buffer.from('request'));
       expect(rejected.status.code).toBe(grpc.status.PERMISSION_DENIED);
     }
-    await vi.waitFor(() => expect(runtime.lateAnswers).toHaveLength(2));
+    await vi.waitFor(() => expect(bed.runtime.lateAnswers).toHaveLength(2));
 
     const after = await unary(client, VERSION, Buffer.alloc(0));
     expect(after.status.code).toBe(grpc.status.OK);
     expect(after.response?.toString()).toBe(`answer to ${VERSION}`);
-    expect(runtime.connections).toBe(1);
+    expect(bed.runtime.connections).toBe(1);
     expect(errors).toEqual([]);
   });
 });

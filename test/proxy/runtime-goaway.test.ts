@@ -1,11 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log/logger.js';
-import { startProxy, type RunningProxy } from '../../src/proxy/index.js';
-import { FrameRuntime } from './frame-runtime.js';
+import { startFrameTestbed, type FrameTestbed } from './frame-runtime.js';
 import { rawClient, unary } from './raw-client.js';
 
 const VERSION = '/runtime.v1.RuntimeService/Version';
@@ -21,25 +17,18 @@ const ABORT_WAIT_MS = 2000;
  * reset them, hence the check of the abort reason.
  */
 describe('a runtime GOAWAY during an interception', () => {
-  let dir: string;
-  let runtime: FrameRuntime;
-  let proxy: RunningProxy;
+  let bed: FrameTestbed;
   let client: grpc.Client;
   const interceptions: Array<{ aborted: boolean; reason?: string }> = [];
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'proxy-goaway-'));
-    runtime = new FrameRuntime(path.join(dir, 'runtime.sock'));
-    await runtime.start();
-    proxy = await startProxy({
-      listenPath: path.join(dir, 'shim.sock'),
-      runtimeEndpoint: runtime.socketPath,
+    bed = await startFrameTestbed({
       interceptor: {
         methods: new Set([CREATE_CONTAINER]),
         intercept: async (call) => {
           if (interceptions.length === 0) {
             // The first call: the runtime refuses everything above the Version call before it.
-            runtime.goaway(1);
+            bed.runtime.goaway(1);
             const aborted = await new Promise<boolean>((resolve) => {
               const timer = setTimeout(() => resolve(false), ABORT_WAIT_MS);
               call.signal.addEventListener('abort', () => {
@@ -56,14 +45,12 @@ describe('a runtime GOAWAY during an interception', () => {
       },
       logger: silentLogger(),
     });
-    client = rawClient(proxy.listenPath);
+    client = rawClient(bed.proxy.listenPath);
   });
 
   afterAll(async () => {
     client?.close();
-    await proxy?.stop();
-    await runtime?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await bed?.stop();
   });
 
   it('stops the interceptor and keeps the held body from the runtime', async () => {
@@ -74,6 +61,6 @@ describe('a runtime GOAWAY during an interception', () => {
 
     expect(interceptions[0]).toEqual({ aborted: true, reason: expect.stringContaining('refused by runtime GOAWAY') });
     // On the first connection, stream 1 was Version and stream 3 the refused CreateContainer.
-    expect([...runtime.dataBytes[0]!.keys()]).toEqual([1]);
+    expect([...bed.runtime.dataBytes[0]!.keys()]).toEqual([1]);
   });
 });
