@@ -19,6 +19,7 @@ export type { Descriptor, ParsedManifest } from './descriptor.js';
 export * from './media-types.js';
 export {
   RegistryClient,
+  DEFAULT_MAX_MANIFEST_BYTES,
   decodeManifest,
   type RegistryClientOptions,
   type RegistryHostConfig,

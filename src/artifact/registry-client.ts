@@ -100,7 +100,7 @@ interface Outcome<T> {
 const DEFAULT_RETRY: RetryOptions = { attempts: 3, baseDelayMs: 200, maxDelayMs: 10_000 };
 const MAX_REDIRECTS = 5;
 /** containers/image's limit for manifests. */
-const DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -1,14 +1,13 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
-import { decodeManifest, digestOf, mergedImageAnnotations, nodePlatform, parseDigest, readImageAnnotations, type ReadManifest } from '../artifact/index.js';
+import { DEFAULT_MAX_MANIFEST_BYTES, decodeManifest, digestOf, mergedImageAnnotations, nodePlatform, parseDigest, readImageAnnotations, type ReadManifest } from '../artifact/index.js';
 import { unixTarget } from '../cri/proto.js';
 
 const CONTENT_PROTO = fileURLToPath(new URL('../../proto/containerd/services/content/v1/content.proto', import.meta.url));
 const READ_METHOD = '/containerd.services.content.v1.Content/Read';
 /** containerd's CRI plugin keeps its images in this namespace. */
 const CRI_NAMESPACE = 'k8s.io';
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const READ_TIMEOUT_MS = 10_000;
 
 /** The content store cannot give this manifest (absent, unreadable, not a manifest): the registry is asked instead. */
@@ -56,7 +55,7 @@ export function createContainerdManifestReader(runtimeEndpoint: string): LocalMa
       call.on('data', (message: { data?: Uint8Array }) => {
         const data = Buffer.from(message.data ?? []);
         size += data.length;
-        if (size > MAX_MANIFEST_BYTES) call.cancel();
+        if (size > DEFAULT_MAX_MANIFEST_BYTES) call.cancel();
         else parts.push(data);
       });
       call.on('error', (error: grpc.ServiceError) => {
