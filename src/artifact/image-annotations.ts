@@ -9,6 +9,12 @@ export interface ImageAnnotations {
   annotations: Record<string, string>;
   /** When the reference is an index: the entry for this node's platform, if it has one. */
   platformManifest?: { digest: string; annotations: Record<string, string> };
+  /**
+   * The config digest of the image manifest that runs here (the manifest itself, or the index's
+   * entry for the platform): containerd's and CRI-O's image id. Absent for an index without an
+   * entry for the platform.
+   */
+  configDigest?: string;
 }
 
 /** A manifest or index as read, from a registry or a runtime's content store. */
@@ -29,11 +35,15 @@ export async function readImageAnnotations(
   platform: Platform,
 ): Promise<ImageAnnotations> {
   const result: ImageAnnotations = { digest: top.digest, mediaType: top.mediaType, annotations: top.manifest.annotations };
-  if (!isIndexMediaType(top.mediaType)) return result;
+  if (!isIndexMediaType(top.mediaType)) {
+    if (top.manifest.config) result.configDigest = top.manifest.config.digest;
+    return result;
+  }
   const entry = selectPlatformManifest(top.manifest.manifests, platform);
   if (entry === undefined) return result;
   const child = await manifestByDigest(entry.digest);
   result.platformManifest = { digest: child.digest, annotations: child.manifest.annotations };
+  if (child.manifest.config) result.configDigest = child.manifest.config.digest;
   return result;
 }
 

@@ -1,13 +1,13 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
-import { DEFAULT_MAX_MANIFEST_BYTES, decodeManifest, digestOf, mergedImageAnnotations, nodePlatform, parseDigest, readImageAnnotations, type ReadManifest } from '../artifact/index.js';
+import { DEFAULT_MAX_MANIFEST_BYTES, decodeManifest, digestOf, nodePlatform, parseDigest, readImageAnnotations, type ImageAnnotations, type ReadManifest } from '../artifact/index.js';
 import { unixTarget } from '../cri/proto.js';
 
 const CONTENT_PROTO = fileURLToPath(new URL('../../proto/containerd/services/content/v1/content.proto', import.meta.url));
 const READ_METHOD = '/containerd.services.content.v1.Content/Read';
 /** containerd's CRI plugin keeps its images in this namespace. */
-const CRI_NAMESPACE = 'k8s.io';
+export const CRI_NAMESPACE = 'k8s.io';
 const READ_TIMEOUT_MS = 10_000;
 
 /** The content store cannot give this manifest (absent, unreadable, not a manifest): the registry is asked instead. */
@@ -19,7 +19,7 @@ class NotInContentStore extends Error {
 
 export interface LocalManifestReader {
   /** Annotations of the image manifest (and index) stored on the node; undefined when not there. */
-  imageAnnotations(digest: string, signal: AbortSignal): Promise<Record<string, string> | undefined>;
+  imageAnnotations(digest: string, signal: AbortSignal): Promise<ImageAnnotations | undefined>;
   close(): void;
 }
 
@@ -87,7 +87,7 @@ export function createContainerdManifestReader(runtimeEndpoint: string): LocalMa
       if (unsupported) return undefined;
       const byDigest = (d: string) => manifestOf(d, signal);
       try {
-        return mergedImageAnnotations(await readImageAnnotations(await byDigest(digest), byDigest, nodePlatform()));
+        return await readImageAnnotations(await byDigest(digest), byDigest, nodePlatform());
       } catch (error) {
         if (error instanceof NotInContentStore) return undefined;
         throw error;

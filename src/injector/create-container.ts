@@ -95,6 +95,6 @@ async function findAnnotation(
   if (allowed.length === 0) return undefined;
   const input = { containerName: facts.containerName, podAnnotations: facts.podAnnotations, allowed };
   if (!needsImageAnnotations(input)) return resolveProfileAnnotation(input);
-  const imageAnnotations = await deps.images.annotationsOf(facts.image, signal);
+  const imageAnnotations = await deps.images.annotationsOf({ image: facts.image, userSpecifiedImage: facts.userSpecifiedImage }, signal);
   return resolveProfileAnnotation({ ...input, imageAnnotations });
 }

@@ -4,6 +4,7 @@ import { SignatureError } from '../signature/index.js';
 import { ProfileError } from '../seccomp/index.js';
 import type { AnnotationMatch } from '../annotations/index.js';
 import type { InterceptDecision } from '../proxy/index.js';
+import { ImageInspectError } from './image-annotations.js';
 import type { CreateContainerFacts } from './request.js';
 
 /**
@@ -36,6 +37,7 @@ function classify(error: unknown): { word?: string; code: status } {
         return { word, code: status.INVALID_ARGUMENT };
     }
   }
+  if (error instanceof ImageInspectError) return { word: 'ImageInspectError', code: status.FAILED_PRECONDITION };
   if (error instanceof ProfileError) return { code: status.INVALID_ARGUMENT };
   return { code: status.UNKNOWN };
 }

@@ -1,83 +1,116 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { LRUCache } from 'lru-cache';
-import { SingleFlight, untilAborted } from '../artifact/index.js';
-import { writeFileAtomically } from '../files/atomic-write.js';
+import { parseReference, type Reference } from '../artifact/index.js';
+import { annotationNameOf } from '../annotations/index.js';
 import type { Logger } from '../log/logger.js';
-import type { LocalManifestReader } from './containerd-content.js';
-import type { ImageAnnotationSource } from './ports.js';
+import type { LocalImageNames } from './containerd-images.js';
+import type { ImageManifestFacts, ManifestFacts } from './image-manifests.js';
+import type { ContainerImage, ImageAnnotationSource } from './ports.js';
 import type { RuntimeQueries } from './runtime-queries.js';
 
-export interface ManifestAnnotationReader {
-  /** Annotations of the manifest a `repo@digest` reference names, merged with its index's. */
-  imageAnnotations(digestReference: string, options: { signal?: AbortSignal }): Promise<Record<string, string>>;
+/**
+ * The image's manifest cannot be told apart from others kept under the same image id: CRI's
+ * `ImageInspectError`, and the container fails rather than run with a sibling's profile (or none).
+ */
+export class ImageInspectError extends Error {
+  override readonly name = 'ImageInspectError';
 }
 
-export interface ImageAnnotationSourceOptions {
-  stateDir: string;
-  cacheEntries: number;
-  logger: Logger;
+/** The seccomp profile annotations among an image's annotations; the rest never decides anything. */
+function seccompAnnotations(annotations: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(annotations).filter(([key]) => annotationNameOf(key) !== undefined));
+}
+
+function sameAnnotations(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((key) => b[key] === a[key]);
+}
+
+/** `sha256:<hex>` and CRI-O's bare `<hex>` name one image id. */
+function idHex(id: string): string {
+  return id.slice(id.indexOf(':') + 1);
+}
+
+function repositoryOf(reference: Reference): string {
+  return `${reference.registry}/${reference.repository}`;
+}
+
+function parsedOrUndefined(text: string): Reference | undefined {
+  try {
+    return parseReference(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
- * Image annotations for a container's image. containerd's CRI does not return manifest
- * annotations, so they are read by the digest the runtime recorded for the image: from the
- * runtime's own content store when it has one (containerd), else from the registry. A digest's
- * manifest never changes, so each is read once and kept in memory and under
- * `<stateDir>/image-annotations/`.
+ * Image annotations of exactly the manifest the pod named. containerd keeps images that share a
+ * config under one image id, and CreateContainer names the image by that id, so the id alone
+ * cannot say which of the manifests kept under it the pod asked for:
+ * - with `user_specified_image` (kubelet 1.28+) the pod's own text is resolved: a digest is that
+ *   manifest; a tag is what the tag points to on this node (containerd's image store), or the one
+ *   manifest of that repository the runtime keeps for the id (CRI-O);
+ * - otherwise, or when that name leads to no manifest of the image that runs, the manifests kept
+ *   for the id must agree on their seccomp annotations, or the container fails. Never a guess.
  */
 export function createImageAnnotationSource(
-  runtime: Pick<RuntimeQueries, 'imageRepoDigests'>,
-  local: Pick<LocalManifestReader, 'imageAnnotations'>,
-  registry: ManifestAnnotationReader,
-  options: ImageAnnotationSourceOptions,
+  runtime: Pick<RuntimeQueries, 'imageStatus'>,
+  names: Pick<LocalImageNames, 'targetOf'>,
+  manifests: ImageManifestFacts,
+  logger: Logger,
 ): ImageAnnotationSource {
-  const byDigest = new LRUCache<string, Record<string, string>>({ max: options.cacheEntries });
-  const dir = path.join(options.stateDir, 'image-annotations');
-  const fileOf = (digest: string) => path.join(dir, `${digest.replace(':', '-')}.json`);
-
-  async function stored(digest: string): Promise<Record<string, string> | undefined> {
+  /** The `repo@digest` the pod's image text names on this node, if it can be told. */
+  async function namedManifest(text: string, repoDigests: string[], signal: AbortSignal): Promise<string | undefined> {
+    const reference = parsedOrUndefined(text);
+    if (reference === undefined) return undefined;
+    const repository = repositoryOf(reference);
+    if (reference.digest !== undefined) return `${repository}@${reference.digest}`;
+    let target;
     try {
-      return JSON.parse(await readFile(fileOf(digest), 'utf8')) as Record<string, string>;
-    } catch {
-      return undefined;
+      target = await names.targetOf(`${repository}:${reference.tag ?? 'latest'}`, signal);
+    } catch (error) {
+      throw new ImageInspectError(`reading which manifest image "${text}" is on this node: ${(error as Error).message}`, { cause: error });
     }
+    if (target !== undefined) return `${repository}@${target.digest}`;
+    const sameRepository = repoDigests.filter((repoDigest) => {
+      const parsed = parsedOrUndefined(repoDigest);
+      return parsed !== undefined && repositoryOf(parsed) === repository;
+    });
+    return sameRepository.length === 1 ? sameRepository[0] : undefined;
   }
 
-  // Pods of one new image start together: one read (and one file write) serves them all. The
-  // shared read is not tied to the first caller's signal; each caller stops waiting on its own.
-  const reads = new SingleFlight<Record<string, string>>();
-  const shared = new AbortController().signal;
-
-  async function read(image: string, repoDigest: string, digest: string): Promise<Record<string, string>> {
-    const known = byDigest.get(digest) ?? (await stored(digest));
-    if (known !== undefined) {
-      byDigest.set(digest, known);
-      return known;
-    }
-    let from = 'runtime content store';
-    let annotations = await local.imageAnnotations(digest, shared);
-    if (annotations === undefined) {
-      from = 'registry';
-      annotations = await registry.imageAnnotations(repoDigest, { signal: shared });
-    }
-    options.logger.debug({ image, repoDigest, from }, 'Read image annotations');
-    await writeFileAtomically(fileOf(digest), JSON.stringify(annotations));
-    byDigest.set(digest, annotations);
-    return annotations;
+  /** The seccomp annotations every manifest kept for the image id agrees on; throws when they differ. */
+  async function agreed(image: ContainerImage, repoDigests: string[], signal: AbortSignal): Promise<Record<string, string>> {
+    const read = await Promise.all(repoDigests.map(async (repoDigest) => ({ repoDigest, facts: await manifests.of(repoDigest, signal) })));
+    const first = read[0];
+    if (first === undefined) return {};
+    const wanted = seccompAnnotations(first.facts.annotations);
+    const disagreeing = read.filter(({ facts }) => !sameAnnotations(wanted, seccompAnnotations(facts.annotations)));
+    if (disagreeing.length === 0) return wanted;
+    const told = read.map(({ repoDigest, facts }) => `${repoDigest} ${JSON.stringify(seccompAnnotations(facts.annotations))}`).join('; ');
+    const named = image.userSpecifiedImage
+      ? `the pod's image "${image.userSpecifiedImage}" names none of them on this node`
+      : 'CreateContainer names only the image id (kubelet before 1.28 sends no user_specified_image)';
+    throw new ImageInspectError(
+      `image ${image.image} is kept for several manifests whose seccomp profile annotations differ (${told}), and ${named}; ` +
+        'set the profile with a pod annotation, or run kubelet 1.28 or later',
+    );
   }
 
   return {
     async annotationsOf(image, signal) {
-      const repoDigests = await runtime.imageRepoDigests(image);
-      // An image with no repo digest was never pulled from a registry (imported or built on
-      // the node): there is no manifest to read annotations from.
-      const repoDigest = repoDigests[0];
-      if (repoDigest === undefined) return {};
-      const digest = repoDigest.slice(repoDigest.lastIndexOf('@') + 1);
-      const known = byDigest.get(digest);
-      if (known !== undefined) return known;
-      return untilAborted(reads.run(digest, () => read(image, repoDigest, digest)), signal, () => new Error(`reading annotations of ${repoDigest}: aborted`));
+      const record = await runtime.imageStatus(image.image);
+      if (image.userSpecifiedImage !== '') {
+        const named = await namedManifest(image.userSpecifiedImage, record.repoDigests, signal);
+        if (named !== undefined) {
+          const facts: ManifestFacts = await manifests.of(named, signal);
+          // The name may have moved on since kubelet resolved it to the id (a pull in between):
+          // what it names now is then not what this container runs.
+          if (record.id === '' || (facts.configDigest !== undefined && idHex(facts.configDigest) === idHex(record.id))) {
+            return facts.annotations;
+          }
+          logger.warn({ image: image.image, userSpecifiedImage: image.userSpecifiedImage, manifest: named }, 'The pod\'s image name points to another image than the one the container runs');
+        }
+      }
+      return agreed(image, record.repoDigests, signal);
     },
   };
 }

@@ -23,7 +23,18 @@ export interface ProfilePreparer {
   prepare(reference: string, target: ContainerTarget, signal: AbortSignal): Promise<PreparedProfile>;
 }
 
+/** The container's image as CreateContainer names it. */
+export interface ContainerImage {
+  /** `config.image.image`: the image id kubelet resolved, or a reference. */
+  image: string;
+  /** `config.image.user_specified_image`: the pod's text; '' when kubelet did not send it. */
+  userSpecifiedImage: string;
+}
+
 export interface ImageAnnotationSource {
-  /** Annotations of the image's manifest (and its index), for the image as kubelet names it. */
-  annotationsOf(image: string, signal: AbortSignal): Promise<Record<string, string>>;
+  /**
+   * Annotations of exactly the manifest (and its index) the pod named, never those of another
+   * image that shares its id. Throws when that manifest cannot be told apart from siblings.
+   */
+  annotationsOf(image: ContainerImage, signal: AbortSignal): Promise<Record<string, string>>;
 }

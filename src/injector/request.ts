@@ -6,8 +6,10 @@ export interface CreateContainerFacts {
   containerName: string;
   podName: string;
   podNamespace: string;
-  /** The image as kubelet names it to the runtime (usually the image id or a resolved reference). */
+  /** The image as kubelet names it to the runtime: the image id since kubelet 1.26, else a reference. */
   image: string;
+  /** The pod's own image text (`nginx:1.25`), sent by kubelet 1.28 and later; '' when absent. */
+  userSpecifiedImage: string;
   podAnnotations: Record<string, string>;
   /** `config.linux.security_context`, snake_case, enums as names; undefined when absent. */
   securityContext: LinuxContainerSecurityContext | undefined;
@@ -50,6 +52,7 @@ export function decodeCreateContainer(message: Buffer): CreateContainerFacts {
     podName: decoded.sandbox_config?.metadata?.name ?? '',
     podNamespace: decoded.sandbox_config?.metadata?.namespace ?? '',
     image: decoded.config?.image?.image ?? '',
+    userSpecifiedImage: decoded.config?.image?.user_specified_image ?? '',
     podAnnotations: decoded.sandbox_config?.annotations ?? {},
     securityContext: decoded.config?.linux?.security_context,
   };

@@ -6,9 +6,19 @@ import { criServiceConstructors, unixTarget } from '../cri/proto.js';
 export interface RuntimeQueries {
   /** The runtime handler a sandbox was created with ('' for the default runtime). */
   sandboxHandler(podSandboxId: string): Promise<string>;
-  /** The `repo@sha256:...` digests the runtime records for an image. */
-  imageRepoDigests(image: string): Promise<string[]>;
+  /** The runtime's record of an image: its id and every `repo@sha256:...` manifest it holds under that id. */
+  imageStatus(image: string): Promise<ImageRecord>;
   close(): void;
+}
+
+export interface ImageRecord {
+  /** The image id (the config digest); '' when the runtime does not know the image. */
+  id: string;
+  /**
+   * Every manifest digest the runtime keeps for the id. Images that share a config share one id,
+   * so this can list several manifests with different annotations.
+   */
+  repoDigests: string[];
 }
 
 type UnaryMethod = (request: object, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response: unknown) => void) => void;
@@ -43,11 +53,11 @@ export function createRuntimeQueries(runtimeEndpoint: string): RuntimeQueries {
       handlers.set(podSandboxId, handler);
       return handler;
     },
-    async imageRepoDigests(imageRef) {
-      const response = await call<{ image?: { repo_digests?: string[] } | null }>(image, 'ImageStatus', {
+    async imageStatus(imageRef) {
+      const response = await call<{ image?: { id?: string; repo_digests?: string[] } | null }>(image, 'ImageStatus', {
         image: { image: imageRef },
       });
-      return response.image?.repo_digests ?? [];
+      return { id: response.image?.id ?? '', repoDigests: response.image?.repo_digests ?? [] };
     },
     close() {
       runtime.close();

@@ -1,12 +1,14 @@
 import os from 'node:os';
-import { createArtifactClient, mergedImageAnnotations, nodePlatform, type ArtifactClient } from '../artifact/index.js';
+import { createArtifactClient, nodePlatform, type ArtifactClient } from '../artifact/index.js';
 import type { ShimSettings } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
 import type { CallInterceptor } from '../proxy/index.js';
 import { createSignatureVerifier, registrySignatureSource, type SignatureVerifier } from '../signature/index.js';
 import { createContainerInjector } from './create-container.js';
 import { createContainerdManifestReader } from './containerd-content.js';
+import { createContainerdImageNames } from './containerd-images.js';
 import { createImageAnnotationSource } from './image-annotations.js';
+import { createImageManifestFacts } from './image-manifests.js';
 import { createProfilePreparer } from './prepare-profile.js';
 import { ProfileFiles } from './profile-files.js';
 import { createRuntimeQueries } from './runtime-queries.js';
@@ -40,16 +42,13 @@ export function createInjector(settings: ShimSettings, logger: Logger): Injector
   const artifacts = artifactClientFor(settings, logger);
   const runtime = createRuntimeQueries(settings.runtimeEndpoint);
   const localManifests = createContainerdManifestReader(settings.runtimeEndpoint);
-  const images = createImageAnnotationSource(
-    runtime,
+  const localNames = createContainerdImageNames(settings.runtimeEndpoint);
+  const manifests = createImageManifestFacts(
     localManifests,
-    {
-      async imageAnnotations(digestReference, options) {
-        return mergedImageAnnotations(await artifacts.registry.getImageAnnotations(digestReference, options));
-      },
-    },
+    { imageAnnotations: (digestReference, options) => artifacts.registry.getImageAnnotations(digestReference, options) },
     { stateDir: settings.stateDir, cacheEntries: settings.artifact.cacheEntries, logger },
   );
+  const images = createImageAnnotationSource(runtime, localNames, manifests, logger);
   const profiles = createProfilePreparer({
     artifacts,
     signatures: signatureVerifierFor(settings, artifacts, logger),
@@ -62,6 +61,7 @@ export function createInjector(settings: ShimSettings, logger: Logger): Injector
     close() {
       runtime.close();
       localManifests.close();
+      localNames.close();
       artifacts.close();
     },
   };
