@@ -17,6 +17,7 @@ import { silentLogger } from '../src/log/logger.js';
 import { registrySignatureSource, signArtifact } from '../src/signature/index.js';
 import { startContainerd } from '../test/support/containerd.js';
 import { connectCri, containerConfig, podSandboxConfig, type CriMessage } from '../test/support/cri.js';
+import { BUSYBOX_IMAGE } from '../test/support/images.js';
 import { startRegistry } from '../test/support/registry.js';
 import { startShim } from '../test/support/shim.js';
 
@@ -29,7 +30,7 @@ function percentile(samples: number[], p: number): number {
 }
 
 /** The injector's own time per warm CreateContainer, 2000 times, after one call that warms every cache. */
-async function measureInjector(settings: ShimSettings, podId: string, pod: CriMessage): Promise<number[]> {
+async function measureInjector(settings: ShimSettings, podId: string, pod: CriMessage, imageSpec: CriMessage): Promise<number[]> {
   const injector = createInjector(settings, silentLogger());
   const type = criType('CreateContainerRequest');
   const message = Buffer.from(
@@ -37,7 +38,7 @@ async function measureInjector(settings: ShimSettings, podId: string, pod: CriMe
       .encode(
         type.fromObject({
           pod_sandbox_id: podId,
-          config: containerConfig({ name: 'probe', seccomp: { profile_type: 'Unconfined' } }),
+          config: containerConfig({ name: 'probe', imageSpec, seccomp: { profile_type: 'Unconfined' } }),
           sandbox_config: pod,
         }),
       )
@@ -77,13 +78,14 @@ try {
   const cri = connectCri(`unix://${shim.socketPath}`);
   const annotatedPod = podSandboxConfig({ name: 'bench-annotated', annotations: { [KEY]: profileRef } });
   const plainPod = podSandboxConfig({ name: 'bench-plain' });
+  const imageSpec = await cri.kubeletImageSpec(BUSYBOX_IMAGE);
   const annotatedId = await cri.runPodSandbox(annotatedPod);
   const plainId = await cri.runPodSandbox(plainPod);
   const timed = { annotated: [] as number[], plain: [] as number[] };
 
   const createOnce = async (kind: 'annotated' | 'plain', index: number, record: boolean) => {
     const [podId, pod] = kind === 'annotated' ? [annotatedId, annotatedPod] : [plainId, plainPod];
-    const config = containerConfig({ name: `c${index}`, seccomp: { profile_type: 'Unconfined' } });
+    const config = containerConfig({ name: `c${index}`, imageSpec, seccomp: { profile_type: 'Unconfined' } });
     const start = performance.now();
     const id = await cri.createContainer(podId, config, pod);
     if (record) timed[kind].push(performance.now() - start);
@@ -116,8 +118,8 @@ try {
   signer.close();
   const signedSettings = structuredClone(shim.settings);
   signedSettings.signature = { default: { mode: 'required', keys: [publicKeyFile] }, rules: [] };
-  const injectorTimes = await measureInjector(shim.settings, annotatedId, annotatedPod);
-  const verifiedTimes = await measureInjector(signedSettings, annotatedId, annotatedPod);
+  const injectorTimes = await measureInjector(shim.settings, annotatedId, annotatedPod, imageSpec);
+  const verifiedTimes = await measureInjector(signedSettings, annotatedId, annotatedPod, imageSpec);
 
   const row = (label: string, samples: number[]) =>
     `${label.padEnd(34)} p50 ${percentile(samples, 50).toFixed(3).padStart(9)} ms   p99 ${percentile(samples, 99).toFixed(3).padStart(9)} ms   n=${samples.length}`;

@@ -14,6 +14,7 @@
 import { createArtifactClient } from '../src/artifact/index.js';
 import { startContainerd, type ContainerdNode } from '../test/support/containerd.js';
 import { connectCri, containerConfig, podSandboxConfig, type CriClient } from '../test/support/cri.js';
+import { BUSYBOX_IMAGE } from '../test/support/images.js';
 import { startRegistry, type TestRegistry } from '../test/support/registry.js';
 import { startShimProcess, type ShimProcess } from '../test/support/shim-process.js';
 
@@ -122,7 +123,9 @@ async function runWorkload(demo: Demo, cri: CriClient): Promise<void> {
   const podId = demo.podId;
 
   demo.containerId = await step('CreateContainer + StartContainer through the shim', async () => {
-    const config = containerConfig({ name: 'workload', seccomp: { profile_type: 'Unconfined' } });
+    // As kubelet sends it: the image id, and the pod's own image text beside it.
+    const imageSpec = await cri.kubeletImageSpec(BUSYBOX_IMAGE);
+    const config = containerConfig({ name: 'workload', imageSpec, seccomp: { profile_type: 'Unconfined' } });
     const containerId = await cri.createContainer(podId, config, podConfig);
     await cri.startContainer(containerId);
     show('container id', containerId);

@@ -33,6 +33,12 @@ const DENY_MKDIR_PROFILE = {
   ],
 };
 
+/** A second profile, so that which of two sibling images a container came from shows in its rules. */
+const DENY_CHMOD_PROFILE = {
+  defaultAction: 'SCMP_ACT_ALLOW',
+  syscalls: [{ names: ['chmod', 'fchmodat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }],
+};
+
 const NATIVE_ARCHES: Record<string, string[]> = {
   x64: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
   arm64: ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'],
@@ -52,6 +58,9 @@ let profileRef: string;
 let signedRef: string;
 let unsignedRef: string;
 const imageRefs: Record<string, string> = {};
+/** Images sharing one config: the repository, and each tag's manifest digest as pushed. */
+let siblingRepo: string;
+const siblings: Record<'plain' | 'withA' | 'withC', string> = { plain: '', withA: '', withC: '' };
 
 /** The busybox image again with other manifest annotations and its own config, so its own image id. */
 function imageVariant(base: BusyboxImage, variant: string, annotations: Record<string, string>): BusyboxImage {
@@ -68,10 +77,22 @@ function imageVariant(base: BusyboxImage, variant: string, annotations: Record<s
   return { ...base, config: configBlob, manifest: blobOf(OCI_MANIFEST, Buffer.from(JSON.stringify(manifest))) };
 }
 
-async function pushImage(client: RegistryClient, ref: string, image: BusyboxImage): Promise<void> {
+/** The busybox image with the same config (so the same image id) and other manifest annotations. */
+function imageSibling(base: BusyboxImage, annotations: Record<string, string>): BusyboxImage {
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: descriptorOf(base.config),
+    layers: [descriptorOf(base.layer)],
+    annotations,
+  };
+  return { ...base, manifest: blobOf(OCI_MANIFEST, Buffer.from(JSON.stringify(manifest))) };
+}
+
+async function pushImage(client: RegistryClient, ref: string, image: BusyboxImage): Promise<string> {
   await client.putBlob(ref, image.layer.bytes);
   await client.putBlob(ref, image.config.bytes);
-  await client.putManifest(ref, image.manifest.bytes, OCI_MANIFEST);
+  return (await client.putManifest(ref, image.manifest.bytes, OCI_MANIFEST)).digest;
 }
 
 /** Pushes a profile in the exact shape of CRI-O's published artifact: config `{}\n`, one layer. */
@@ -100,18 +121,32 @@ interface CaseOptions {
   pod: string;
   container?: string;
   podAnnotations?: Record<string, string>;
+  /** The pod's image text; node.image by default. */
   image?: string;
+  /**
+   * `kubelet` (the default): the image id in `image.image`, the pod's text in
+   * `user_specified_image`, as kubelet 1.28+ sends it. `id-only`: the id alone, as kubelet
+   * 1.26/1.27 send it. `name-only`: the text alone in `image.image`, as crictl sends it.
+   */
+  shape?: 'kubelet' | 'id-only' | 'name-only';
   handler?: string;
   seccomp?: CriMessage;
   securityContext?: CriMessage;
 }
 
+async function imageSpecFor(image: string, shape: CaseOptions['shape'], handler: string): Promise<CriMessage> {
+  if (shape === 'name-only') return { image };
+  const kubelet = await cri.kubeletImageSpec(image, handler);
+  return shape === 'id-only' ? { image: kubelet.image } : kubelet;
+}
+
 async function createThroughShim(options: CaseOptions): Promise<{ podId: string; containerId: string }> {
   const sandbox = podSandboxConfig({ name: options.pod, annotations: options.podAnnotations ?? {} });
-  const podId = await cri.runPodSandbox(sandbox, options.handler ?? '');
+  const handler = options.handler ?? '';
+  const podId = await cri.runPodSandbox(sandbox, handler);
   const config = containerConfig({
     name: options.container ?? 'app',
-    image: options.image ?? node.image,
+    imageSpec: await imageSpecFor(options.image ?? node.image, options.shape, handler),
     seccomp: options.seccomp as never,
     securityContext: options.securityContext ?? {},
   });
@@ -187,9 +222,25 @@ beforeAll(async () => {
   for (const [variant, annotations] of Object.entries(variants)) {
     const ref = `${registry.host}/images/busybox:${variant}`;
     await pushImage(client, ref, imageVariant(base, variant, annotations));
-    const pulled = await cri.call<{ image_ref: string }>('image', 'PullImage', { image: { image: ref } });
-    imageRefs[variant] = pulled.image_ref;
+    await cri.call('image', 'PullImage', { image: { image: ref } });
+    imageRefs[variant] = ref;
   }
+
+  // Three images sharing one config, so containerd keeps them as one image id: annotating an
+  // existing image (podman build --annotation, crane mutate) makes exactly these.
+  const chmodRef = `${registry.host}/profiles/deny-chmod:v1`;
+  await pushProfile(client, chmodRef, DENY_CHMOD_PROFILE);
+  const shared = imageVariant(base, 'siblings', {});
+  siblingRepo = `${registry.host}/images/siblings`;
+  siblings.plain = await pushImage(client, `${siblingRepo}:plain`, imageSibling(shared, {}));
+  siblings.withA = await pushImage(client, `${siblingRepo}:with-a`, imageSibling(shared, { [`${OLD_KEY}/POD`]: profileRef }));
+  siblings.withC = await pushImage(client, `${siblingRepo}:with-c`, imageSibling(shared, { [`${OLD_KEY}/POD`]: chmodRef }));
+  // `moving` is with-a when the node pulls it, then the registry's tag moves on to with-c.
+  await pushImage(client, `${siblingRepo}:moving`, imageSibling(shared, { [`${OLD_KEY}/POD`]: profileRef }));
+  for (const tag of ['plain', 'with-a', 'with-c', 'moving']) {
+    await cri.call('image', 'PullImage', { image: { image: `${siblingRepo}:${tag}` } });
+  }
+  await pushImage(client, `${siblingRepo}:moving`, imageSibling(shared, { [`${OLD_KEY}/POD`]: chmodRef }));
   client.close();
 }, 180_000);
 
@@ -223,11 +274,13 @@ describe('CreateContainer through the shim on containerd: which annotation appli
   });
 
   it.each([
-    ['image annotation without suffix', 'plain'],
-    ['image annotation /POD', 'pod'],
-    ['image annotation /<container>', 'container'],
-  ])('%s: the profile the image names is applied', async (_label, variant) => {
-    const { containerId } = await createThroughShim({ pod: `pod-image-${variant}`, image: imageRefs[variant] });
+    ['image annotation without suffix', 'plain', 'kubelet'],
+    ['image annotation /POD', 'pod', 'kubelet'],
+    ['image annotation /<container>', 'container', 'kubelet'],
+    ['image annotation, the id alone (kubelet 1.26)', 'plain', 'id-only'],
+    ['image annotation, the name alone (crictl)', 'pod', 'name-only'],
+  ] as const)('%s: the profile the image names is applied', async (_label, variant, shape) => {
+    const { containerId } = await createThroughShim({ pod: `pod-image-${variant}-${shape}`, image: imageRefs[variant], shape });
     expect(ruleNames((await appliedSeccomp(containerId)).seccomp)).toEqual(['mkdir', 'mkdirat']);
   });
 
@@ -243,7 +296,7 @@ describe('CreateContainer through the shim on containerd: which annotation appli
       const signal = new AbortController().signal;
       const status = await cri.imageStatus(imageRefs.plain ?? '');
       const repoDigest = ((status.image as { repo_digests: string[] }).repo_digests[0] ?? '').split('@')[1] ?? '';
-      expect(await reader.imageAnnotations(repoDigest, signal)).toEqual({ [OLD_KEY]: profileRef });
+      expect((await reader.imageAnnotations(repoDigest, signal))?.annotations).toEqual({ [OLD_KEY]: profileRef });
       expect(await reader.imageAnnotations(`sha256:${'0'.repeat(64)}`, signal)).toBeUndefined();
     } finally {
       reader.close();
@@ -326,6 +379,68 @@ describe('CreateContainer through the shim on containerd: which annotation appli
     expect(retrieved?.msg).toBe(`Retrieved OCI artifact seccomp profile of len: ${JSON.stringify(DENY_MKDIR_PROFILE).length}`);
     expect(retrieved).toMatchObject({ name: '/runtime.v1.RuntimeService/CreateContainer' });
     expect(String(retrieved?.id)).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('images that share one config: each container gets its own image\'s annotations, never a sibling\'s', () => {
+  it('containerd keeps the three images as one image id listing every manifest (the premise)', async () => {
+    const statuses = await Promise.all(['plain', 'with-a', 'with-c'].map((tag) => cri.imageStatus(`${siblingRepo}:${tag}`)));
+    const images = statuses.map((status) => status.image as { id: string; repo_digests: string[] });
+    expect(new Set(images.map((image) => image.id)).size).toBe(1);
+    expect(images[0]?.repo_digests).toEqual(expect.arrayContaining(Object.values(siblings).map((digest) => `${siblingRepo}@${digest}`)));
+  });
+
+  it('by tag, in any order: with-c gets C, plain gets none, with-a gets A', async () => {
+    const rulesOf = async (tag: string) => {
+      const { containerId } = await createThroughShim({ pod: `pod-sibling-${tag}`, image: `${siblingRepo}:${tag}` });
+      return ruleNames((await appliedSeccomp(containerId)).seccomp);
+    };
+    expect(await rulesOf('with-c')).toEqual(['chmod', 'fchmodat']);
+    expect(await rulesOf('plain')).toEqual([]);
+    expect(await rulesOf('with-a')).toEqual(['mkdir', 'mkdirat']);
+  });
+
+  it('by digest reference: that manifest\'s annotations', async () => {
+    const { containerId } = await createThroughShim({ pod: 'pod-sibling-digest', image: `${siblingRepo}@${siblings.withC}` });
+    expect(ruleNames((await appliedSeccomp(containerId)).seccomp)).toEqual(['chmod', 'fchmodat']);
+  });
+
+  it('a tag re-pointed in the registry after the node pulled it: the node\'s record wins', async () => {
+    const { containerId } = await createThroughShim({ pod: 'pod-sibling-moving', image: `${siblingRepo}:moving` });
+    expect(ruleNames((await appliedSeccomp(containerId)).seccomp)).toEqual(['mkdir', 'mkdirat']);
+  });
+
+  it('in the kernel: with-a denies mkdir, its unannotated sibling does not', async () => {
+    const annotated = await createThroughShim({ pod: 'pod-sibling-kernel-a', image: `${siblingRepo}:with-a` });
+    const plain = await createThroughShim({ pod: 'pod-sibling-kernel-plain', image: `${siblingRepo}:plain` });
+    await cri.startContainer(annotated.containerId);
+    await cri.startContainer(plain.containerId);
+    expect((await exec(annotated.containerId, 'mkdir /tmp/x')).out).toMatch(/Operation not permitted/);
+    expect(await exec(plain.containerId, 'mkdir /tmp/x && grep "^Seccomp:" /proc/self/status')).toEqual({ code: 0, out: 'Seccomp:\t0\n' });
+  });
+
+  it('the id alone (kubelet before 1.28) with siblings that disagree fails clearly and creates nothing', async () => {
+    const id = ((await cri.imageStatus(`${siblingRepo}:with-a`)).image as { id: string }).id;
+    const error = await createThroughShim({ pod: 'pod-sibling-id-only', image: `${siblingRepo}:with-a`, shape: 'id-only' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CriCallError);
+    const details = (error as CriCallError).details;
+    expect(details).toMatch(/^ImageInspectError: container "app" in pod "e2e\/pod-sibling-id-only": reading seccomp profile annotations: /);
+    expect(details).toContain(`image ${id} is kept for several manifests whose seccomp profile annotations differ`);
+    expect(details).toContain(`${siblingRepo}@${siblings.withA}`);
+    expect(details).toContain(`${siblingRepo}@${siblings.withC}`);
+    expect(details).toContain('set the profile with a pod annotation, or run kubelet 1.28 or later');
+    const pod = (await cri.listPodSandbox()).find((p) => p.metadata?.name === 'pod-sibling-id-only');
+    expect((await cri.listContainers()).filter((c) => c.pod_sandbox_id === pod?.id)).toEqual([]);
+  });
+
+  it('the id alone, but a pod annotation names the profile: the pod annotation applies, no image is read', async () => {
+    const { containerId } = await createThroughShim({
+      pod: 'pod-sibling-id-only-annotated',
+      image: `${siblingRepo}:with-c`,
+      shape: 'id-only',
+      podAnnotations: { [`${OLD_KEY}/POD`]: profileRef },
+    });
+    expect(ruleNames((await appliedSeccomp(containerId)).seccomp)).toEqual(['mkdir', 'mkdirat']);
   });
 });
 

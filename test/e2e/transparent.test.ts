@@ -289,7 +289,8 @@ describe('the shim in front of real containerd + runc', () => {
     const d = twin('direct');
     const s = twin('shim');
     for (const t of [d, s]) {
-      const config = containerConfig({ name: 'workload', annotations: { 'e2e.example/role': 'workload' } });
+      const imageSpec = await direct.kubeletImageSpec(BUSYBOX_IMAGE);
+      const config = containerConfig({ name: 'workload', imageSpec, annotations: { 'e2e.example/role': 'workload' } });
       const created = await t.client.callRaw(
         criMethodPath(RUNTIME, 'CreateContainer'),
         encode('CreateContainerRequest', { pod_sandbox_id: t.podId, config, sandbox_config: t.podConfig }),

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ArtifactError } from '../../src/artifact/index.js';
 import { criType } from '../../src/cri/proto.js';
 import { APPLIED_PROFILE_ANNOTATION, CREATE_CONTAINER, createContainerInjector } from '../../src/injector/index.js';
-import type { ContainerTarget, PreparedProfile } from '../../src/injector/ports.js';
+import type { ContainerImage, ContainerTarget, PreparedProfile } from '../../src/injector/ports.js';
 import { createLogger, silentLogger, type Logger } from '../../src/log/logger.js';
 import { SignatureError } from '../../src/signature/index.js';
 import { ProfileError } from '../../src/seccomp/index.js';
@@ -26,7 +26,8 @@ function request(options: RequestOptions = {}): Buffer {
       .encode(
         type.fromObject({
           pod_sandbox_id: 'sandbox-1',
-          config: { metadata: { name: 'app' }, image: { image: options.image ?? 'sha256:image' }, linux },
+          // As kubelet 1.28+ sends it: the image id, and the pod's own text beside it.
+          config: { metadata: { name: 'app' }, image: { image: options.image ?? 'sha256:image', user_specified_image: 'registry.example/app:v1' }, linux },
           sandbox_config: { metadata: { name: 'web', namespace: 'prod' }, annotations: options.podAnnotations ?? {} },
         }),
       )
@@ -47,7 +48,7 @@ interface Fakes {
 }
 
 function injector(fakes: Fakes = {}) {
-  const calls = { prepared: [] as { reference: string; target: ContainerTarget }[], imageReads: 0 };
+  const calls = { prepared: [] as { reference: string; target: ContainerTarget }[], imageReads: 0, images: [] as ContainerImage[] };
   const interceptor = createContainerInjector({
     settings: {
       defaultRuntime: 'runc',
@@ -56,8 +57,9 @@ function injector(fakes: Fakes = {}) {
     },
     runtime: { sandboxHandler: async () => fakes.handler ?? '' },
     images: {
-      annotationsOf: async () => {
+      annotationsOf: async (image) => {
         calls.imageReads += 1;
+        calls.images.push(image);
         return fakes.imageAnnotations ?? {};
       },
     },
@@ -138,6 +140,7 @@ describe('createContainerInjector', () => {
     await fromImage.run(request());
     expect(fromImage.calls.prepared.map((p) => p.reference)).toEqual(['registry.example/from-image:v1']);
     expect(fromImage.calls.imageReads).toBe(1);
+    expect(fromImage.calls.images).toEqual([{ image: 'sha256:image', userSpecifiedImage: 'registry.example/app:v1' }]);
 
     const fromPod = injector({ imageAnnotations: { [KEY]: 'registry.example/from-image:v1' } });
     await fromPod.run(request({ podAnnotations: { [`${KEY}/POD`]: REF } }));

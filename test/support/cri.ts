@@ -337,6 +337,18 @@ export class CriClient {
     return this.call('image', 'ImageStatus', { image: { image }, verbose }, options);
   }
 
+  /**
+   * A ContainerConfig's ImageSpec as kubelet 1.28 and later sends it: `image` is the id ImageStatus
+   * gives for the pod's image text (images sharing a config share it), `user_specified_image` is the
+   * pod's text, `runtime_handler` the pod's handler.
+   */
+  async kubeletImageSpec(podImage: string, runtimeHandler = '', options?: CallOptions): Promise<CriMessage> {
+    const status = await this.imageStatus(podImage, false, options);
+    const id = (status.image as { id?: string } | null)?.id;
+    if (!id) throw new Error(`ImageStatus does not know image "${podImage}": kubelet would pull it first`);
+    return { image: id, user_specified_image: podImage, runtime_handler: runtimeHandler };
+  }
+
   imageFsInfo(options?: CallOptions): Promise<CriMessage> {
     return this.call('image', 'ImageFsInfo', {}, options);
   }
@@ -398,7 +410,10 @@ export interface SecurityProfile {
 
 export interface ContainerConfigOptions {
   name: string;
+  /** The image by name alone, in `image.image`: the shape of kubelet before 1.26 and of tools like crictl. */
   image?: string;
+  /** The whole ImageSpec, for kubelet's own shape: see CriClient.kubeletImageSpec. */
+  imageSpec?: CriMessage;
   command?: string[];
   args?: string[];
   annotations?: Record<string, string>;
@@ -418,7 +433,7 @@ export function containerConfig(options: ContainerConfigOptions): CriMessage {
   if (options.seccomp) securityContext.seccomp = { localhost_ref: '', ...options.seccomp };
   return {
     metadata: { name: options.name, attempt: options.attempt ?? 0 },
-    image: { image: options.image ?? BUSYBOX_IMAGE },
+    image: options.imageSpec ?? { image: options.image ?? BUSYBOX_IMAGE },
     command: options.command ?? [],
     args: options.args ?? [],
     labels: options.labels ?? {},
