@@ -49,7 +49,7 @@ describe('readImageAnnotations: index, then the platform manifest, then merge', 
     const top = image({ a: 'manifest' });
     const { byDigest, asked } = store();
     const found = await readImageAnnotations(top, byDigest, amd64);
-    expect(found).toEqual({ digest: top.digest, mediaType: OCI_MANIFEST, annotations: { a: 'manifest' } });
+    expect(found).toEqual({ digest: top.digest, mediaType: OCI_MANIFEST, annotations: { a: 'manifest' }, configDigest: config.digest });
     expect(asked).toEqual([]);
     expect(mergedImageAnnotations(found)).toEqual({ a: 'manifest' });
   });
@@ -66,6 +66,7 @@ describe('readImageAnnotations: index, then the platform manifest, then merge', 
       mediaType: OCI_INDEX,
       annotations: { shared: 'index', top: 'index only' },
       platformManifest: { digest: mine.digest, annotations: { shared: 'platform', own: 'arm64' } },
+      configDigest: config.digest,
     });
     expect(mergedImageAnnotations(found)).toEqual({ shared: 'platform', own: 'arm64', top: 'index only' });
   });
