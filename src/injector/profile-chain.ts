@@ -21,9 +21,9 @@ export interface PulledLink {
 }
 
 /** Pulls one link exactly as an annotated reference is pulled: artifact client, then signature policy. */
-export type LinkPuller<V> = (reference: string, signal?: AbortSignal) => Promise<{ pulled: PulledLink; verification: V }>;
+export type LinkPuller<P extends PulledLink, V> = (reference: string, signal?: AbortSignal) => Promise<{ pulled: P; verification: V }>;
 
-export interface ChainLink<V = unknown> {
+export interface ChainLink<P extends PulledLink = PulledLink, V = unknown> {
   reference: string;
   digest: string;
   /** Length of the profile as published (the layer). */
@@ -31,12 +31,13 @@ export interface ChainLink<V = unknown> {
   format: 'spo' | 'json';
   /** The SPO object's `metadata.name`. */
   name?: string;
+  pulled: P;
   verification: V;
 }
 
-export interface ResolvedChain<V = unknown> {
+export interface ResolvedChain<P extends PulledLink = PulledLink, V = unknown> {
   /** The annotated profile first, then each base in order. */
-  links: ChainLink<V>[];
+  links: ChainLink<P, V>[];
   /** Every link's digest in order: what the merged profile depends on. */
   key: string;
   /** The child with the union of every link's syscall rules. */
@@ -60,7 +61,7 @@ export function formatChain(links: Pick<ChainLink, 'reference' | 'digest'>[]): s
  * mirrors, auth and signature rule apply); a link's parsed profile is kept by digest and the
  * merged profile by the chain's digests, so a warm chain costs cache lookups only.
  */
-export function createChainResolver<V>(pull: LinkPuller<V>, cacheEntries: number) {
+export function createChainResolver<P extends PulledLink, V>(pull: LinkPuller<P, V>, cacheEntries: number) {
   const parsed = new LRUCache<string, ReadLink>({ max: cacheEntries });
   const merged = new LRUCache<string, SeccompProfile>({ max: cacheEntries });
 
@@ -80,8 +81,8 @@ export function createChainResolver<V>(pull: LinkPuller<V>, cacheEntries: number
     return link;
   }
 
-  return async function resolveChain(reference: string, signal?: AbortSignal): Promise<ResolvedChain<V>> {
-    const links: ChainLink<V>[] = [];
+  return async function resolveChain(reference: string, signal?: AbortSignal): Promise<ResolvedChain<P, V>> {
+    const links: ChainLink<P, V>[] = [];
     const profiles: SeccompProfile[] = [];
     let next: string | undefined = reference;
     while (next !== undefined) {
@@ -89,7 +90,7 @@ export function createChainResolver<V>(pull: LinkPuller<V>, cacheEntries: number
       const { pulled, verification } = await withChainContext(links, () => pull(current, signal));
       const link = withChainContextSync(links, () => read(pulled, current));
       const seen = links.findIndex((l) => l.digest === pulled.manifestDigest);
-      const entry: ChainLink<V> = { reference: current, digest: pulled.manifestDigest, publishedLength: pulled.bytes.length, format: link.format, verification };
+      const entry: ChainLink<P, V> = { reference: current, digest: pulled.manifestDigest, publishedLength: pulled.bytes.length, format: link.format, pulled, verification };
       if (link.name !== undefined) entry.name = link.name;
       if (links.length > 0 && link.format !== 'spo') {
         throw chainError([...links, entry], 'is not a Security Profiles Operator SeccompProfile: only those can be base profiles');

@@ -2,6 +2,7 @@ import { parseDocument } from 'yaml';
 import { JsonNumber, type JsonObject, type JsonValue } from './json-reader.js';
 import { profileFromValue } from './parse-profile.js';
 import { ProfileError, ROOT_PATH } from './profile-error.js';
+import { renderRuntimeSpecProfile } from './render.js';
 import type { SeccompProfile } from './types.js';
 
 /**
@@ -120,4 +121,23 @@ function describe(value: JsonValue | undefined): string {
   if (value === undefined || value === null) return 'missing';
   if (typeof value === 'string') return JSON.stringify(value);
   return 'not a string';
+}
+
+/**
+ * A profile read from SPO objects (merged or not) as runtime-spec JSON: SPO's spec has only
+ * runtime-spec members, so nothing is lost and nothing needs a container to be converted for.
+ */
+export function renderSpoProfile(profile: SeccompProfile): Buffer {
+  return renderRuntimeSpecProfile({
+    defaultAction: profile.defaultAction,
+    ...(profile.defaultErrnoRet !== undefined ? { defaultErrnoRet: profile.defaultErrnoRet } : {}),
+    architectures: profile.architectures,
+    flags: profile.flags,
+    syscalls: profile.syscalls.map((rule) => ({
+      names: rule.names ?? (rule.name !== undefined ? [rule.name] : []),
+      action: rule.action,
+      ...(rule.errnoRet !== undefined ? { errnoRet: rule.errnoRet } : {}),
+      ...(rule.args.length > 0 ? { args: rule.args.map((arg) => ({ index: arg.index, value: arg.value, valueTwo: arg.valueTwo, op: arg.op })) } : {}),
+    })),
+  });
 }
