@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { profileLayerOf } from '../../src/artifact/artifact-rules.js';
-import type { Descriptor, ParsedManifest } from '../../src/artifact/index.js';
+import type { Descriptor, ParsedManifest, Platform } from '../../src/artifact/index.js';
 import { spoLayerTitle } from '../../src/artifact/index.js';
 
 const EMPTY = 'application/vnd.oci.empty.v1+json';
@@ -31,7 +31,7 @@ function manifest(layers: Descriptor[], config = EMPTY, artifactType: string | u
 
 const AMD64 = { os: 'linux', architecture: 'amd64' };
 const ARM64 = { os: 'linux', architecture: 'arm64', variant: 'v8' };
-const chosen = (m: ParsedManifest, platform = AMD64) => profileLayerOf(m, 'compatible', platform).layer.annotations?.['org.opencontainers.image.title'];
+const chosen = (m: ParsedManifest, platform: Platform = AMD64) => profileLayerOf(m, 'compatible', platform).layer.annotations?.['org.opencontainers.image.title'];
 
 describe("choosing the profile layer of an SPO artifact (spoc's layout)", () => {
   const twoPlatforms = manifest([layer('profile-linux-arm64.yaml', { os: 'linux', architecture: 'arm64' }), layer('profile-linux-amd64.yaml', { os: 'linux', architecture: 'amd64' })]);
