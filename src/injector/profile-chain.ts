@@ -61,7 +61,9 @@ export function formatChain(links: Pick<ChainLink, 'reference' | 'digest'>[]): s
  * mirrors, auth and signature rule apply); a link's parsed profile is kept by digest and the
  * merged profile by the chain's digests, so a warm chain costs cache lookups only.
  */
-export function createChainResolver<P extends PulledLink, V>(pull: LinkPuller<P, V>, cacheEntries: number) {
+export type ChainResolver<P extends PulledLink, V> = (reference: string, signal?: AbortSignal) => Promise<ResolvedChain<P, V>>;
+
+export function createChainResolver<P extends PulledLink, V>(pull: LinkPuller<P, V>, cacheEntries: number): ChainResolver<P, V> {
   const parsed = new LRUCache<string, ReadLink>({ max: cacheEntries });
   const merged = new LRUCache<string, SeccompProfile>({ max: cacheEntries });
 
