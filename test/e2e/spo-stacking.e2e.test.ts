@@ -2,8 +2,9 @@ import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nodePlatform, RegistryClient } from '../../src/artifact/index.js';
-import { APPLIED_PROFILE_ANNOTATION } from '../../src/injector/index.js';
+import { createArtifactClient, nodePlatform, RegistryClient } from '../../src/artifact/index.js';
+import { APPLIED_PROFILE_ANNOTATION, pullVerified } from '../../src/injector/index.js';
+import { createChainResolver } from '../../src/injector/profile-chain.js';
 import { registrySignatureSource, signArtifact } from '../../src/signature/index.js';
 import { startContainerd, type ContainerdNode } from '../support/containerd.js';
 import { connectCri, containerConfig, CriCallError, podSandboxConfig, type CriClient } from '../support/cri.js';
@@ -158,6 +159,28 @@ describe('stacked profiles: baseProfileName oci://, resolved on the node', () =>
     const containerId = await create('spo-chain-warm', refs.child ?? '');
     expect((await applied(containerId)).annotation?.split(',')).toHaveLength(3);
     expect(counted.requests).toEqual([]);
+  });
+
+  it('a digest-pinned chain needs no network after its first pull: a fresh client on the same store (a restart) reads it all from disk', async () => {
+    const middleDigest = await publish('pinned-middle', 'spo/pinned-middle', 'v1', ['rmdir'], `oci://${host}/spo/base@${digests.base}`);
+    const childDigest = await publish('pinned-child', 'spo/pinned-child', 'v1', ['mkdir'], `oci://${host}/spo/pinned-middle@${middleDigest}`);
+    const reference = `${host}/spo/pinned-child@${childDigest}`;
+    const stateDir = path.join(registry.dir, 'restart-state');
+    const resolveWith = async () => {
+      const artifacts = createArtifactClient({ stateDir, authFile: null, registries: { [host]: { insecure: true } } });
+      const noPolicy = { verifyArtifact: async () => ({ verified: false }) };
+      try {
+        return await createChainResolver((ref, signal) => pullVerified(artifacts, noPolicy, ref, signal), 10)(reference);
+      } finally {
+        artifacts.close();
+      }
+    };
+    const first = await resolveWith();
+    counted.reset();
+    const again = await resolveWith();
+    expect(counted.requests).toEqual([]);
+    expect(again.links.map((l) => l.pulled.fromCache)).toEqual(['store', 'store', 'store']);
+    expect(again.profile).toEqual(first.profile);
   });
 
   it('a cycle fails the container with a message naming the chain', async () => {
