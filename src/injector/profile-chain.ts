@@ -44,7 +44,16 @@ export interface ResolvedChain<P extends PulledLink = PulledLink, V = unknown> {
   profile: SeccompProfile;
 }
 
+/**
+ * Published bytes of the profiles held parsed (and merged): the entry count alone would let a node
+ * hold up to that many times the artifact size limit. An evicted profile is parsed again from the
+ * artifact client's caches.
+ */
+const MAX_HELD_BYTES = 64 * 1024 * 1024;
+
 interface ReadLink {
+  /** Published length, what the cache's size bound counts. */
+  size: number;
   format: 'spo' | 'json';
   profile: SeccompProfile;
   name?: string;
@@ -64,19 +73,23 @@ export function formatChain(links: Pick<ChainLink, 'reference' | 'digest'>[]): s
 export type ChainResolver<P extends PulledLink, V> = (reference: string, signal?: AbortSignal) => Promise<ResolvedChain<P, V>>;
 
 export function createChainResolver<P extends PulledLink, V>(pull: LinkPuller<P, V>, cacheEntries: number): ChainResolver<P, V> {
-  const parsed = new LRUCache<string, ReadLink>({ max: cacheEntries });
-  const merged = new LRUCache<string, SeccompProfile>({ max: cacheEntries });
+  const parsed = new LRUCache<string, ReadLink>({ max: cacheEntries, maxSize: MAX_HELD_BYTES, sizeCalculation: (link) => Math.max(1, link.size) });
+  const merged = new LRUCache<string, { size: number; profile: SeccompProfile }>({
+    max: cacheEntries,
+    maxSize: MAX_HELD_BYTES,
+    sizeCalculation: (entry) => Math.max(1, entry.size),
+  });
 
   function read(pulled: PulledLink, reference: string): ReadLink {
     let link = parsed.get(pulled.manifestDigest);
     if (link === undefined) {
       if (isSpoDocument(pulled.bytes, pulled.layerTitle)) {
         const spo = parseSpoProfile(pulled.bytes, reference);
-        link = { format: 'spo', profile: spo.profile };
+        link = { size: pulled.bytes.length, format: 'spo', profile: spo.profile };
         if (spo.name !== undefined) link.name = spo.name;
         if (spo.baseProfileName !== undefined) link.base = spo.baseProfileName;
       } else {
-        link = { format: 'json', profile: parseProfile(pulled.bytes, reference) };
+        link = { size: pulled.bytes.length, format: 'json', profile: parseProfile(pulled.bytes, reference) };
       }
       parsed.set(pulled.manifestDigest, link);
     }
@@ -103,10 +116,10 @@ export function createChainResolver<P extends PulledLink, V>(pull: LinkPuller<P,
       next = baseReference(links, link.base);
     }
     const key = links.map((l) => l.digest).join(' ');
-    let profile = merged.get(key);
+    let profile = merged.get(key)?.profile;
     if (profile === undefined) {
       profile = mergeChain(profiles);
-      merged.set(key, profile);
+      merged.set(key, { size: links.reduce((sum, l) => sum + l.publishedLength, 0), profile });
     }
     return { links, key, profile };
   };
