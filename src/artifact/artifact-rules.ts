@@ -1,6 +1,10 @@
 import type { Descriptor, ParsedManifest } from './descriptor.js';
 import { ArtifactError } from './errors.js';
-import { OCI_EMPTY, SECCOMP_PROFILE_CONFIG } from './media-types.js';
+import { OCI_EMPTY, SECCOMP_PROFILE_CONFIG, TITLE_ANNOTATION } from './media-types.js';
+import { formatPlatform, selectPlatformManifest, type Platform } from './platform.js';
+
+/** The unbound layers the Security Profiles Operator falls back to when no layer names a platform. */
+const SPO_UNBOUND_TITLES = ['profile.yaml', 'profile.json'];
 
 /**
  * `compatible`: any artifact, its first layer, as CRI-O accepts them (older recipes used
@@ -16,8 +20,13 @@ export interface ProfileArtifact {
   layer: Descriptor;
 }
 
-/** Picks the layer holding the profile; the layer's media type is never required. */
-export function profileLayerOf(manifest: ParsedManifest, mode: ArtifactMode): ProfileArtifact {
+/**
+ * Picks the layer holding the profile; the layer's media type is never required. In compatible
+ * mode an untyped artifact with platform-bound layers (the Security Profiles Operator's `spoc
+ * push` layout) gives the layer for `platform`, else its unbound `profile.yaml` or `profile.json`;
+ * anything else gives its first layer, as CRI-O takes it.
+ */
+export function profileLayerOf(manifest: ParsedManifest, mode: ArtifactMode, platform?: Platform): ProfileArtifact {
   const configMediaType = manifest.config?.mediaType;
   if (configMediaType === undefined) throw new ArtifactError('InvalidArtifact', 'manifest has no config descriptor');
   if (mode === 'strict') {
@@ -33,9 +42,28 @@ export function profileLayerOf(manifest: ParsedManifest, mode: ArtifactMode): Pr
       throw new ArtifactError('InvalidArtifact', `strict mode: a seccomp profile artifact has exactly one layer, this one has ${manifest.layers.length}`);
     }
   }
-  const layer = manifest.layers[0];
+  const layer = typedAsSeccomp(configMediaType, manifest) || !platform ? manifest.layers[0] : spoLayerOf(manifest.layers, platform);
   if (layer === undefined) throw new ArtifactError('InvalidArtifact', 'artifact has no layers');
   const artifact: ProfileArtifact = { configMediaType, layer };
   if (manifest.artifactType !== undefined) artifact.artifactType = manifest.artifactType;
   return artifact;
+}
+
+function typedAsSeccomp(configMediaType: string, manifest: ParsedManifest): boolean {
+  return configMediaType === SECCOMP_PROFILE_CONFIG || manifest.artifactType === SECCOMP_PROFILE_CONFIG;
+}
+
+/** SPO's choice: the layer bound to this platform, then an unbound profile.yaml/profile.json, then the first layer (CRI-O's). */
+function spoLayerOf(layers: Descriptor[], platform: Platform): Descriptor | undefined {
+  const bound = layers.filter((layer) => layer.platform !== undefined);
+  const chosen = selectPlatformManifest(bound, platform);
+  if (chosen) return chosen;
+  const unbound = layers.filter((layer) => layer.platform === undefined);
+  const named = unbound.find((layer) => SPO_UNBOUND_TITLES.includes(layer.annotations?.[TITLE_ANNOTATION] ?? ''));
+  if (named) return named;
+  if (bound.length > 0) {
+    const offered = bound.map((layer) => formatPlatform({ os: layer.platform?.os ?? '?', architecture: layer.platform?.architecture ?? '?', ...(layer.platform?.variant ? { variant: layer.platform.variant } : {}) }));
+    throw new ArtifactError('InvalidArtifact', `no profile layer for platform ${formatPlatform(platform)} (the artifact has layers for ${offered.join(', ')})`);
+  }
+  return unbound[0];
 }

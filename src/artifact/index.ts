@@ -112,3 +112,4 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
     close: () => registry.close(),
   };
 }
+export { pushSpoProfile, spoLayerTitle, SPO_ARTIFACT_TYPE, type SpoLayer } from './spo-push.js';

@@ -43,15 +43,30 @@ function acceptedVariants(platform: Platform): string[] {
   return ['', 'v1'];
 }
 
-/** The index entry for this platform, as containerd's platform matcher would choose; undefined if there is none. */
+/** Architecture aliases containerd's platforms.Normalize folds into the GOARCH names. */
+const ARCH_ALIASES: Record<string, string> = { x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64', i386: '386' };
+
+/** A variant as containerd normalizes it: `8` is `v8`; arm64/v8 and amd64/v1 are the plain architecture. */
+function normalizedVariant(architecture: string, variant: string | undefined): string {
+  const v = variant && /^[0-9]+$/.test(variant) ? `v${variant}` : (variant ?? '');
+  if ((architecture === 'arm64' && v === 'v8') || (architecture === 'amd64' && v === 'v1')) return '';
+  return v;
+}
+
+/**
+ * The descriptor for this platform (an index entry, or a platform-bound layer), as containerd's
+ * platform matcher would choose; undefined if there is none.
+ */
 export function selectPlatformManifest(manifests: Descriptor[], platform: Platform): Descriptor | undefined {
-  const variants = acceptedVariants(platform);
+  const variants = acceptedVariants(platform).map((v) => normalizedVariant(platform.architecture, v));
   let best: Descriptor | undefined;
   let bestRank = Number.POSITIVE_INFINITY;
   for (const entry of manifests) {
     const p = entry.platform;
-    if (!p || p.os !== platform.os || p.architecture !== platform.architecture) continue;
-    const rank = variants.indexOf(p.variant ?? '');
+    if (!p?.architecture) continue;
+    const architecture = ARCH_ALIASES[p.architecture] ?? p.architecture;
+    if (p.os !== platform.os || architecture !== platform.architecture) continue;
+    const rank = variants.indexOf(normalizedVariant(architecture, p.variant));
     if (rank >= 0 && rank < bestRank) {
       best = entry;
       bestRank = rank;

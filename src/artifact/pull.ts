@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { profileLayerOf, type ArtifactMode } from './artifact-rules.js';
 import { ArtifactError } from './errors.js';
-import { isIndexMediaType } from './media-types.js';
+import { isIndexMediaType, TITLE_ANNOTATION } from './media-types.js';
 import { formatPlatform, nodePlatform, selectPlatformManifest, type Platform } from './platform.js';
 import { profileFromLayer } from './profile-layer.js';
 import { formatReference, parseReference, type Reference } from './reference.js';
@@ -23,6 +23,8 @@ export interface PulledProfile {
   artifactType?: string;
   layerDigest: string;
   layerMediaType: string;
+  /** The layer's `org.opencontainers.image.title`, when it has one (SPO's layers are `profile-<platform>.yaml`). */
+  layerTitle?: string;
   /** The profile document, unpacked from a tar layer when it was one. */
   bytes: Buffer;
   fromCache: 'memory' | 'store' | 'network';
@@ -177,7 +179,7 @@ export class ProfilePuller {
       manifest = await this.manifest(reference, entry.digest, fetched);
       if (isIndexMediaType(manifest.mediaType)) throw new ArtifactError('InvalidArtifact', `index ${digest} points to another index (${entry.digest})`);
     }
-    const artifact = profileLayerOf(manifest.manifest, this.options.mode);
+    const artifact = profileLayerOf(manifest.manifest, this.options.mode, this.platform);
     const { layer } = artifact;
     const max = this.options.maxArtifactBytes;
     if (layer.size > max) throw new ArtifactError('TooLarge', `layer ${layer.digest} (${layer.size} bytes) exceeds the limit of ${max} bytes`);
@@ -196,6 +198,8 @@ export class ProfilePuller {
       bytes: await profileFromLayer(layerBytes, max),
     };
     if (artifact.artifactType !== undefined) profile.artifactType = artifact.artifactType;
+    const title = layer.annotations?.[TITLE_ANNOTATION];
+    if (title !== undefined) profile.layerTitle = title;
     return profile;
   }
 }

@@ -1,6 +1,7 @@
 import { createLogger } from '../log/logger.js';
 import { artifactClientFor, pullVerified, signatureVerifierFor } from '../injector/index.js';
-import { parseProfile } from '../seccomp/index.js';
+import { createChainResolver, formatChain } from '../injector/profile-chain.js';
+import { renderSpoProfile } from '../seccomp/index.js';
 import { answeredHelpOrVersion, loadConfigFromFlags, parseCommandArgs } from './options.js';
 import { allowPlainHttpFor } from './registry-flags.js';
 import { UsageError } from './usage.js';
@@ -16,8 +17,9 @@ const PULL_OPTIONS = {
 
 /**
  * `pull REF [-o FILE]`: what the shim does for an annotation, by hand: resolve, fetch, verify
- * under the signature policy, validate. The facts go to standard error, the profile to FILE or
- * standard output.
+ * under the signature policy, validate, and stack SPO base profiles. The facts go to standard
+ * error; the profile (a CRI-O artifact's document as published, or an SPO profile merged with its
+ * bases as runtime-spec JSON) to FILE or standard output.
  */
 export async function pull(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, PULL_OPTIONS);
@@ -32,8 +34,11 @@ export async function pull(args: string[]): Promise<number> {
   const logger = createLogger({ level: values['log-level'] ?? 'warn' });
   const artifacts = artifactClientFor(settings, logger);
   try {
-    const { pulled, verification } = await pullVerified(artifacts, signatureVerifierFor(settings, artifacts, logger), reference);
-    parseProfile(pulled.bytes, reference);
+    const signatures = signatureVerifierFor(settings, artifacts, logger);
+    const chain = await createChainResolver((ref, signal) => pullVerified(artifacts, signatures, ref, signal), 1)(reference);
+    const [head, ...bases] = chain.links;
+    if (!head) throw new Error('a chain has at least one link');
+    const { pulled, verification } = head;
     const facts = [
       `Pulled ${reference}`,
       `Digest: ${pulled.manifestDigest}`,
@@ -42,12 +47,16 @@ export async function pull(args: string[]): Promise<number> {
       `Layer: ${pulled.layerDigest} ${pulled.layerMediaType}`,
       `Profile size: ${pulled.bytes.length} bytes`,
       `Signature: ${verification.verified ? `verified under rule ${verification.rule}` : `not required (rule ${verification.rule})`}`,
+      ...(head.format === 'spo' ? [`Format: Security Profiles Operator SeccompProfile${head.name ? ` "${head.name}"` : ''}`] : []),
+      ...bases.map((base, i) => `Base profile ${i + 1}: ${base.reference}@${base.digest}${base.name ? ` (SeccompProfile "${base.name}")` : ''}, signature ${base.verification.verified ? `verified under rule ${base.verification.rule}` : `not required (rule ${base.verification.rule})`}`),
+      ...(bases.length > 0 ? [`Chain: ${formatChain(chain.links)}`] : []),
     ];
+    const profile = head.format === 'json' ? pulled.bytes : renderSpoProfile(chain.profile);
     if (values.output) {
-      await writeFileAtomically(values.output, pulled.bytes);
+      await writeFileAtomically(values.output, profile);
       facts.push(`Saved profile in: ${values.output}`);
     } else {
-      process.stdout.write(pulled.bytes);
+      process.stdout.write(profile);
     }
     process.stderr.write(`${facts.join('\n')}\n`);
     return 0;

@@ -10,7 +10,8 @@ CRI-O's seccomp-profile.kubernetes.cri-o.io annotations do, in front of any CRI 
 
 Commands:
   serve                 Serve CRI on a unix socket and forward every call to the runtime.
-  pull REF [-o FILE]    Fetch, verify and validate the seccomp profile an OCI artifact holds.
+  pull REF [-o FILE]    Fetch, verify and validate the seccomp profile an OCI artifact holds
+                        (and the SPO base profiles it stacks on).
   push FILE REF         Publish a seccomp profile as an OCI artifact (and sign it).
   version               Print the version.
   help                  Print this text.
@@ -39,6 +40,10 @@ Options for pull:
 
 Options for push:
   --artifact-type           Publish in the OCI 1.1 form: empty config, artifactType set
+  --spo                     FILE is a Security Profiles Operator SeccompProfile (YAML):
+                            publish it in spoc's layout, which SPO reads as a base profile
+  --platform OS/ARCH[/VAR]  With --spo: the platform the layer is bound to
+                            (default linux/<this machine's arch>; none: profile.yaml)
   --insecure                Use plain HTTP for the reference's registry
   --sign --key KEY          Sign the pushed digest with a PEM private key: cosign's
                             sha256-<hex>.sig tag and a sigstore bundle referrer

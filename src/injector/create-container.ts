@@ -17,7 +17,7 @@ import type { RuntimeQueries } from './runtime-queries.js';
 
 export const CREATE_CONTAINER = '/runtime.v1.RuntimeService/CreateContainer';
 
-/** The annotation the shim sets on a container it gave a profile: `REF@DIGEST` applied. */
+/** The annotation the shim sets on a container it gave a profile: `REF@DIGEST` applied, then `,BASE@DIGEST` for each SPO base profile stacked under it. */
 export const APPLIED_PROFILE_ANNOTATION = 'seccomp-oci-shim.io/profile';
 
 export interface CreateContainerInjectorDeps {
@@ -75,8 +75,8 @@ async function injectSeccompProfile(deps: CreateContainerInjectorDeps, call: Int
     const capabilities = effectiveCapabilities(deps.settings.defaultCapabilities, facts.securityContext);
     const profile = await deps.profiles.prepare(match.reference, { capabilities }, call.signal);
     log.info(`Retrieved OCI artifact seccomp profile of len: ${profile.publishedLength}`);
-    log.info({ profile: profile.path, digest: profile.manifestDigest }, 'Applying seccomp profile from OCI artifact');
-    const applied = { [APPLIED_PROFILE_ANNOTATION]: `${match.reference}@${profile.manifestDigest}` };
+    log.info({ profile: profile.path, digest: profile.manifestDigest, chain: profile.applied }, 'Applying seccomp profile from OCI artifact');
+    const applied = { [APPLIED_PROFILE_ANNOTATION]: profile.applied };
     return { action: 'forward', message: Buffer.concat([call.message, seccompOverride(profile.path, applied)]) };
   } catch (error) {
     log.error({ err: error, annotation: match.key, ref: match.reference }, 'Seccomp profile from OCI artifact could not be applied');

@@ -11,6 +11,8 @@ export interface PreparedProfile {
   manifestDigest: string;
   /** Length of the profile as published (the layer), as CRI-O logs it. */
   publishedLength: number;
+  /** `REF@DIGEST` of every profile applied, the annotated one first, then its SPO base profiles, comma-separated. */
+  applied: string;
 }
 
 export interface ContainerTarget {

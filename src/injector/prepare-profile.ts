@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
-import { parseProfile, renderRuntimeSpecProfile, toRuntimeSpec } from '../seccomp/index.js';
+import { renderRuntimeSpecProfile, toRuntimeSpec } from '../seccomp/index.js';
 import type { ContainerTarget, PreparedProfile, ProfilePreparer } from './ports.js';
+import { createChainResolver, formatChain } from './profile-chain.js';
 import type { ProfileFiles } from './profile-files.js';
 
 /** The artifact as the injector needs it; src/artifact's pulled profile has these fields. */
@@ -9,6 +10,8 @@ export interface PulledArtifact {
   repository: string;
   manifestDigest: string;
   bytes: Buffer;
+  /** The profile layer's title; SPO's YAML layers are told apart by it. */
+  layerTitle?: string;
 }
 
 export interface ArtifactPuller<P extends PulledArtifact = PulledArtifact> {
@@ -53,25 +56,27 @@ export interface ProfilePreparerDeps {
 
 /**
  * Pull, verify, validate, convert, write: one profile for one container. A converted profile
- * depends only on the artifact's digest and the container's capabilities on this node, so the
- * file for that pair is remembered and a warm CreateContainer costs a cache lookup.
+ * depends only on the digests of its chain (the artifact and any SPO base profiles under it) and
+ * the container's capabilities on this node, so the file for that pair is remembered and a warm
+ * CreateContainer costs cache lookups.
  */
 export function createProfilePreparer(deps: ProfilePreparerDeps): ProfilePreparer {
   const converted = new LRUCache<string, string>({ max: deps.cacheEntries });
+  const resolveChain = createChainResolver((ref, signal) => pullVerified(deps.artifacts, deps.signatures, ref, signal), deps.cacheEntries);
   return {
     async prepare(reference: string, target: ContainerTarget, signal: AbortSignal): Promise<PreparedProfile> {
-      const { pulled } = await pullVerified(deps.artifacts, deps.signatures, reference, signal);
+      const chain = await resolveChain(reference, signal);
       // effectiveCapabilities gives each once; the order is made canonical for the cache key.
       const capabilities = [...target.capabilities].sort();
-      const key = `${pulled.manifestDigest} ${capabilities.join(',')}`;
+      const key = `${chain.key} ${capabilities.join(',')}`;
       let path = converted.get(key);
       if (path === undefined) {
-        const profile = parseProfile(pulled.bytes, reference);
-        const spec = toRuntimeSpec(profile, { arch: deps.node.arch, capabilities, kernelVersion: deps.node.kernelVersion });
+        const spec = toRuntimeSpec(chain.profile, { arch: deps.node.arch, capabilities, kernelVersion: deps.node.kernelVersion });
         path = await deps.files.write(renderRuntimeSpecProfile(spec));
         converted.set(key, path);
       }
-      return { path, manifestDigest: pulled.manifestDigest, publishedLength: pulled.bytes.length };
+      const [head] = chain.links;
+      return { path, manifestDigest: head?.digest ?? '', publishedLength: head?.publishedLength ?? 0, applied: formatChain(chain.links) };
     },
   };
 }

@@ -17,3 +17,5 @@ export { errnoNumber, knownErrnoNames, MAX_ERRNO, MIN_ERRNO } from './errno.js';
 export { kernelAtLeast, parseKernelVersion, type KernelVersion } from './kernel-version.js';
 export { JsonNumber, JsonSyntaxError, readJson, type JsonObject, type JsonValue } from './json-reader.js';
 export * from './types.js';
+export { isSpoDocument, parseSpoProfile, renderSpoProfile, OCI_PROFILE_PREFIX, SPO_API_GROUP, SPO_API_VERSIONS, type SpoSeccompProfile } from './spo-profile.js';
+export { unionSyscalls } from './spo-union.js';

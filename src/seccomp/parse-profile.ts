@@ -35,6 +35,11 @@ export function parseProfile(bytes: Buffer | string, source: string): SeccompPro
   return new ProfileValidator(source).profile(root);
 }
 
+/** Validates a profile already read into JSON values (SPO's YAML objects are read in spo-profile.ts). */
+export function profileFromValue(root: JsonValue, source: string): SeccompProfile {
+  return new ProfileValidator(source).profile(root);
+}
+
 function readDocument(bytes: Buffer | string, source: string): JsonValue {
   let text: string;
   if (typeof bytes === 'string') {

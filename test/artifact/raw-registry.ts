@@ -36,6 +36,13 @@ export async function rawPutManifest(host: string, repository: string, tag: stri
   return { digest: sha256(bytes), bytes };
 }
 
+/** PUTs a manifest's exact bytes (as Go's json.Marshal wrote them, say), not re-serialized. */
+export async function rawPutManifestBytes(host: string, repository: string, tag: string, bytes: Buffer, mediaType: string): Promise<string> {
+  const put = await send('PUT', new URL(`http://${host}/v2/${repository}/manifests/${tag}`), { 'content-type': mediaType }, bytes);
+  if (put.status !== 201) throw new Error(`PUT manifest: ${put.status} ${put.body.toString()}`);
+  return sha256(bytes);
+}
+
 export async function rawGet(host: string, path: string, accept?: string): Promise<{ status: number; body: Buffer; headers: http.IncomingHttpHeaders }> {
   return send('GET', new URL(`http://${host}${path}`), accept ? { accept } : {});
 }

@@ -68,7 +68,7 @@ function injector(fakes: Fakes = {}) {
         calls.prepared.push({ reference, target });
         return fakes.prepare
           ? fakes.prepare(reference, target)
-          : { path: '/var/lib/seccomp-oci-shim/profiles/x.json', manifestDigest: DIGEST, publishedLength: 42 };
+          : { path: '/var/lib/seccomp-oci-shim/profiles/x.json', manifestDigest: DIGEST, publishedLength: 42, applied: `${reference}@${DIGEST}` };
       },
     },
     logger: fakes.logger ?? silentLogger(),
