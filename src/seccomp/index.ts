@@ -17,3 +17,4 @@ export { errnoNumber, knownErrnoNames, MAX_ERRNO, MIN_ERRNO } from './errno.js';
 export { kernelAtLeast, parseKernelVersion, type KernelVersion } from './kernel-version.js';
 export { JsonNumber, JsonSyntaxError, readJson, type JsonObject, type JsonValue } from './json-reader.js';
 export * from './types.js';
+export { actionRank, conditionHolds, intersectSeccomp, type Intersection, type IntersectionReport, type IntersectOptions } from './intersect.js';
