@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { parseProfile, renderRuntimeSpecProfile, toRuntimeSpec } from '../seccomp/index.js';
+import { intersectWithBaseline } from './baselines.js';
 import type { ContainerTarget, PreparedProfile, ProfilePreparer } from './ports.js';
 import type { ProfileFiles } from './profile-files.js';
 
@@ -53,25 +54,31 @@ export interface ProfilePreparerDeps {
 
 /**
  * Pull, verify, validate, convert, write: one profile for one container. A converted profile
- * depends only on the artifact's digest and the container's capabilities on this node, so the
- * file for that pair is remembered and a warm CreateContainer costs a cache lookup.
+ * depends only on the artifact's digest, the container's capabilities on this node and the
+ * handler's baseline, so the file for each is remembered and a warm CreateContainer costs a cache lookup.
  */
 export function createProfilePreparer(deps: ProfilePreparerDeps): ProfilePreparer {
-  const converted = new LRUCache<string, string>({ max: deps.cacheEntries });
+  const converted = new LRUCache<string, Omit<PreparedProfile, 'manifestDigest' | 'publishedLength'>>({ max: deps.cacheEntries });
   return {
     async prepare(reference: string, target: ContainerTarget, signal: AbortSignal): Promise<PreparedProfile> {
       const { pulled } = await pullVerified(deps.artifacts, deps.signatures, reference, signal);
       // effectiveCapabilities gives each once; the order is made canonical for the cache key.
       const capabilities = [...target.capabilities].sort();
-      const key = `${pulled.manifestDigest} ${capabilities.join(',')}`;
-      let path = converted.get(key);
-      if (path === undefined) {
+      const { baseline } = target;
+      const key = `${pulled.manifestDigest} ${capabilities.join(',')} ${baseline ? `${baseline.file}@${baseline.digest}` : ''}`;
+      let written = converted.get(key);
+      if (written === undefined) {
         const profile = parseProfile(pulled.bytes, reference);
-        const spec = toRuntimeSpec(profile, { arch: deps.node.arch, capabilities, kernelVersion: deps.node.kernelVersion });
-        path = await deps.files.write(renderRuntimeSpecProfile(spec));
-        converted.set(key, path);
+        const forContainer = { arch: deps.node.arch, capabilities, kernelVersion: deps.node.kernelVersion };
+        const spec = toRuntimeSpec(profile, forContainer);
+        const merged = baseline ? intersectWithBaseline(baseline, spec, forContainer) : undefined;
+        written = {
+          path: await deps.files.write(renderRuntimeSpecProfile(merged?.profile ?? spec)),
+          ...(merged ? { baseline: merged.applied } : {}),
+        };
+        converted.set(key, written);
       }
-      return { path, manifestDigest: pulled.manifestDigest, publishedLength: pulled.bytes.length };
+      return { ...written, manifestDigest: pulled.manifestDigest, publishedLength: pulled.bytes.length };
     },
   };
 }

@@ -12,7 +12,7 @@ export {
   type CriCapability,
   type CriCapabilitySecurityContext,
 } from './capabilities.js';
-export { archMapKey, libseccompArchName } from './arch.js';
+export { archMapKey, libseccompArchName, specArchitecture } from './arch.js';
 export { errnoNumber, knownErrnoNames, MAX_ERRNO, MIN_ERRNO } from './errno.js';
 export { kernelAtLeast, parseKernelVersion, type KernelVersion } from './kernel-version.js';
 export { JsonNumber, JsonSyntaxError, readJson, type JsonObject, type JsonValue } from './json-reader.js';
