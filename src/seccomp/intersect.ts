@@ -183,9 +183,7 @@ function mergeSyscall(base: SyscallForm, art: SyscallForm, resultDefault: Outcom
     return fit({ entries, fallthrough }, resultDefault, false);
   }
   const level = RANK[fallthrough.action];
-  const loosening = (form: SyscallForm) =>
-    RANK[form.fallthrough.action] === level && form.entries.every((e) => RANK[e.outcome.action] <= level);
-  if (!loosening(base) || !loosening(art)) return deny({ entries: [...base.entries, ...art.entries], fallthrough });
+  if (!onlyLoosens(base, level) || !onlyLoosens(art, level)) return deny({ entries: [...base.entries, ...art.entries], fallthrough });
 
   // Both sides only loosen one shared fallthrough: the result loosens where an entry of each holds.
   const entries: Entry[] = [];
@@ -208,6 +206,11 @@ function mergeSyscall(base: SyscallForm, art: SyscallForm, resultDefault: Outcom
   const kept = Math.min(...entries.map((e) => RANK[e.outcome.action]));
   if (kept < Math.max(...dropped)) return deny({ entries: [...base.entries, ...art.entries], fallthrough });
   return fit({ entries, fallthrough }, resultDefault, true);
+}
+
+/** Whether a form falls through at `level` and its entries only ever loosen that. */
+function onlyLoosens(form: SyscallForm, level: number): boolean {
+  return RANK[form.fallthrough.action] === level && form.entries.every((e) => RANK[e.outcome.action] <= level);
 }
 
 /** A form the runtime spec can say: unconditional, or entries falling through to the default. */
@@ -294,16 +297,16 @@ function conditionKey(c: RuntimeSpecArg): string {
 }
 
 function render(name: string, form: SyscallForm, resultDefault: Outcome): RuntimeSpecSyscall[] {
-  const entry = (out: Outcome, args?: RuntimeSpecArg[]): RuntimeSpecSyscall => ({
-    names: [name],
-    action: out.action,
-    ...(out.errnoRet !== undefined ? { errnoRet: out.errnoRet } : {}),
-    ...(args ? { args } : {}),
-  });
-  if (form.entries.length > 0) return form.entries.map((e) => entry(e.outcome, e.conds));
+  if (form.entries.length > 0) return form.entries.map((e) => specEntry(name, e.outcome, e.conds));
   const out = form.fallthrough;
-  const sameAsDefault = out.action === resultDefault.action && out.errnoRet === resultDefault.errnoRet;
-  return sameAsDefault ? [] : [entry(out)];
+  return out.action === resultDefault.action && out.errnoRet === resultDefault.errnoRet ? [] : [specEntry(name, out)];
+}
+
+function specEntry(name: string, out: Outcome, args?: RuntimeSpecArg[]): RuntimeSpecSyscall {
+  const entry: RuntimeSpecSyscall = { names: [name], action: out.action };
+  if (out.errnoRet !== undefined) entry.errnoRet = out.errnoRet;
+  if (args) entry.args = args;
+  return entry;
 }
 
 /** Unconditional entries with the same outcome share one entry, names sorted, as profiles write them. */

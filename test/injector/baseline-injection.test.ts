@@ -164,6 +164,27 @@ describe('an annotated profile with a baseline', () => {
   });
 });
 
+describe('createProfilePreparer with a baseline', () => {
+  it('keeps the merged file apart from the plain one and remembers what the merge tightened', async () => {
+    const baseline = loadBaselines({ runtimes: { runc: { allowedAnnotations: [], baselineProfile: file('b.json', JSON.stringify(BASELINE)) } }, defaultCapabilities: CAPS }, 'amd64').get('runc');
+    const profiles = createProfilePreparer({
+      artifacts: { pullProfile: async () => ({ registry: 'r', repository: 'p', manifestDigest: DIGEST, bytes: Buffer.from(JSON.stringify(ARTIFACT)) }) },
+      signatures: { verifyArtifact: async () => ({}) },
+      files: new ProfileFiles(dir),
+      node: { arch: 'amd64', kernelVersion: '6.1.0' },
+      cacheEntries: 10,
+    });
+    const signal = new AbortController().signal;
+    const plain = await profiles.prepare(REF, { capabilities: CAPS }, signal);
+    const merged = await profiles.prepare(REF, { capabilities: CAPS, baseline }, signal);
+    const again = await profiles.prepare(REF, { capabilities: CAPS, baseline }, signal);
+    expect(plain.baseline).toBeUndefined();
+    expect(merged.path).not.toBe(plain.path);
+    expect(again).toEqual(merged);
+    expect(again.baseline?.report.tightened).toEqual(['symlink', 'symlinkat']);
+  });
+});
+
 describe('loadBaselines', () => {
   const settings = (baselineProfile: string) => ({ runtimes: { runc: { allowedAnnotations: [], baselineProfile } }, defaultCapabilities: CAPS });
 
