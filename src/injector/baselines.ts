@@ -77,8 +77,15 @@ export function intersectWithBaseline(
 
 const LISTED = 12;
 
-/** The one log line per container saying what the baseline tightened, with the lists as fields. */
-export function baselineMessage(applied: { file: string; report: IntersectionReport }): [object, string] {
+/**
+ * The one log line per container saying what the baseline tightened, with the lists as fields:
+ * a warning when it tightened anything, as KEP-6061 asks, so unexpected EPERMs can be traced.
+ */
+export function baselineMessage(applied: { file: string; report: IntersectionReport }): {
+  level: 'warn' | 'info';
+  fields: object;
+  message: string;
+} {
   const { tightened, forcedDeny, defaultAction, droppedArchitectures } = applied.report;
   const list = (names: string[]) =>
     names.length > LISTED ? `${names.slice(0, LISTED).join(', ')} and ${names.length - LISTED} more` : names.join(', ');
@@ -89,9 +96,12 @@ export function baselineMessage(applied: { file: string; report: IntersectionRep
     parts.push(`${forcedDeny.length} denied because their argument conditions could not be merged exactly: ${list(forcedDeny)}`);
   }
   if (droppedArchitectures.length > 0) parts.push(`architectures dropped: ${droppedArchitectures.join(', ')}`);
-  const message =
-    parts.length > 0
-      ? `Seccomp baseline ${applied.file} tightened the artifact's profile: ${parts.join('; ')}`
-      : `Seccomp baseline ${applied.file} applied: the artifact's profile was already within it`;
-  return [{ baseline: applied.file, tightened, forcedDeny, defaultAction, droppedArchitectures }, message];
+  return {
+    level: parts.length > 0 ? 'warn' : 'info',
+    fields: { baseline: applied.file, tightened, forcedDeny, defaultAction, droppedArchitectures },
+    message:
+      parts.length > 0
+        ? `Seccomp baseline ${applied.file} tightened the artifact's profile: ${parts.join('; ')}`
+        : `Seccomp baseline ${applied.file} applied: the artifact's profile was already within it`,
+  };
 }

@@ -85,7 +85,10 @@ async function injectSeccompProfile(deps: CreateContainerInjectorDeps, call: Int
     const baseline = deps.baselines?.get(handler);
     const profile = await deps.profiles.prepare(match.reference, { capabilities, ...(baseline ? { baseline } : {}) }, call.signal);
     log.info(`Retrieved OCI artifact seccomp profile of len: ${profile.publishedLength}`);
-    if (profile.baseline) log[profile.baseline.report.tightened.length > 0 ? 'warn' : 'info'](...baselineMessage(profile.baseline));
+    if (profile.baseline) {
+      const said = baselineMessage(profile.baseline);
+      log[said.level](said.fields, said.message);
+    }
     log.info({ profile: profile.path, digest: profile.manifestDigest }, 'Applying seccomp profile from OCI artifact');
     const applied = {
       [APPLIED_PROFILE_ANNOTATION]: `${match.reference}@${profile.manifestDigest}`,

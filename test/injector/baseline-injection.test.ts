@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/index.js';
 import { criType } from '../../src/cri/proto.js';
-import { loadBaselines } from '../../src/injector/baselines.js';
+import { baselineMessage, loadBaselines } from '../../src/injector/baselines.js';
 import { APPLIED_BASELINE_ANNOTATION, APPLIED_PROFILE_ANNOTATION, CREATE_CONTAINER, createContainerInjector } from '../../src/injector/create-container.js';
 import { createProfilePreparer } from '../../src/injector/prepare-profile.js';
 import { ProfileFiles } from '../../src/injector/profile-files.js';
@@ -220,5 +220,32 @@ describe('loadBaselines', () => {
       const shipped = new URL(`../../config/baselines/${name}`, import.meta.url).pathname;
       expect(loadBaselines(settings(shipped), 'amd64').get('runc')?.profile.defaultAction).toBe('SCMP_ACT_ERRNO');
     }
+  });
+});
+
+describe('baselineMessage', () => {
+  it('says everything the merge did in one line, long lists cut after twelve names', () => {
+    const names = Array.from({ length: 15 }, (_, i) => `call${String(i).padStart(2, '0')}`);
+    const said = baselineMessage({
+      file: '/etc/b.json',
+      report: {
+        tightened: names,
+        forcedDeny: ['write'],
+        defaultAction: { artifact: 'SCMP_ACT_ALLOW', result: 'SCMP_ACT_ERRNO' },
+        droppedArchitectures: ['SCMP_ARCH_X32'],
+      },
+    });
+    expect(said.level).toBe('warn');
+    expect(said.message).toBe(
+      'Seccomp baseline /etc/b.json tightened the artifact\'s profile: default action SCMP_ACT_ALLOW -> SCMP_ACT_ERRNO; ' +
+        `15 syscalls restricted beyond the artifact's rules: ${names.slice(0, 12).join(', ')} and 3 more; ` +
+        '1 denied because their argument conditions could not be merged exactly: write; architectures dropped: SCMP_ARCH_X32',
+    );
+    expect(said.fields).toMatchObject({ tightened: names, forcedDeny: ['write'] });
+  });
+
+  it('says at info level when the artifact was already within the baseline', () => {
+    const said = baselineMessage({ file: '/etc/b.json', report: { tightened: [], forcedDeny: [], droppedArchitectures: [] } });
+    expect(said).toMatchObject({ level: 'info', message: "Seccomp baseline /etc/b.json applied: the artifact's profile was already within it" });
   });
 });
