@@ -288,7 +288,7 @@ function mergeFlags(baseline: SeccompFlag[], artifact: SeccompFlag[]): SeccompFl
 
 /** What a form does, by strictness only: equal signatures mean the merge changed nothing. */
 function signature(form: SyscallForm): string {
-  const entries = form.entries.map((e) => `${RANK[e.outcome.action]}:${e.conds.map(conditionKey).join('&')}`).sort();
+  const entries = form.entries.map((e) => `${RANK[e.outcome.action]}:${e.conds.map(conditionKey).sort().join('&')}`).sort();
   return `${RANK[form.fallthrough.action]}|${entries.join('|')}`;
 }
 

@@ -227,6 +227,14 @@ describe('intersectSeccomp, the cases KEP-6061 spells out', () => {
     ]);
   });
 
+  it('reports nothing tightened for an artifact merged with itself, whatever the order of its conditions', () => {
+    const artifact = allowWrite([
+      { index: 2, value: 9n, op: 'SCMP_CMP_NE' },
+      { index: 0, value: 16n, op: 'SCMP_CMP_EQ' },
+    ]);
+    expect(intersectSeccomp(artifact, artifact, { nativeArch: NATIVE }).report).toEqual({ tightened: [], forcedDeny: [], droppedArchitectures: [] });
+  });
+
   it('takes errnoRet from the baseline when both sides say ERRNO, and from the stricter side otherwise', () => {
     const { profile } = intersectSeccomp(
       { defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 1, syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }] },
