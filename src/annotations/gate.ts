@@ -54,3 +54,15 @@ export function seccompGate(securityContext: CriSeccompSecurityContext | null | 
   if (path === '' || path === 'unconfined') return { apply: true };
   return keep(`security context sets seccomp_profile_path "${path}"`);
 }
+
+/**
+ * Whether a container asks for the runtime's default profile: RuntimeDefault in the `seccomp`
+ * field, or, with the field absent, the deprecated `runtime/default` or `docker/default` path.
+ * Such containers take an annotation only where `apply_to_runtime_default` lets them.
+ */
+export function asksForRuntimeDefault(securityContext: CriSeccompSecurityContext | null | undefined): boolean {
+  if (!securityContext || securityContext.privileged) return false;
+  if (securityContext.seccomp) return profileTypeName(securityContext.seccomp.profile_type) === 'RuntimeDefault';
+  const path = securityContext.seccomp_profile_path ?? '';
+  return path === 'runtime/default' || path === 'docker/default';
+}

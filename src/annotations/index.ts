@@ -14,4 +14,4 @@ export {
   type AnnotationMatch,
 } from './resolve.js';
 export { foundAnnotationMessage } from './log-message.js';
-export { seccompGate, type CriSeccompSecurityContext, type CriSecurityProfile, type SeccompGate } from './gate.js';
+export { asksForRuntimeDefault, seccompGate, type CriSeccompSecurityContext, type CriSecurityProfile, type SeccompGate } from './gate.js';

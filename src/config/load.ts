@@ -35,7 +35,7 @@ export function loadConfig(location: ConfigLocation): LoadedConfig {
   const files = configFiles(location);
   const warnings: string[] = [];
   for (const file of files) warnings.push(...applyFile(settings, file));
-  const problems = policyProblems(settings.signature);
+  const problems = [...policyProblems(settings.signature), ...baselineProblems(settings)];
   if (problems.length > 0) {
     throw new ConfigError(problems.map((problem) => `${files.join(', ')}: ${problem}`).join('\n'));
   }
@@ -112,6 +112,11 @@ function applyValues(settings: ShimSettings, doc: ConfigDocument): void {
     settings.registries[host] = current;
   }
   applySignature(settings, shim.signature ?? {});
+  for (const [handler, table] of Object.entries(shim.runtimes ?? {})) {
+    const current = settings.runtimes[handler] ?? { allowedAnnotations: [] };
+    assignDefined(current, { baselineProfile: table.baseline_profile, applyToRuntimeDefault: table.apply_to_runtime_default });
+    settings.runtimes[handler] = current;
+  }
   const runtime = doc.crio?.runtime ?? {};
   assignDefined(settings, { defaultRuntime: runtime.default_runtime });
   for (const [handler, table] of Object.entries(runtime.runtimes ?? {})) {
@@ -119,6 +124,13 @@ function applyValues(settings: ShimSettings, doc: ConfigDocument): void {
     assignDefined(current, { allowedAnnotations: table.allowed_annotations });
     settings.runtimes[handler] = current;
   }
+}
+
+/** RuntimeDefault containers may only take an annotation when a baseline stands for that default. */
+function baselineProblems(settings: ShimSettings): string[] {
+  return Object.entries(settings.runtimes)
+    .filter(([, runtime]) => runtime.applyToRuntimeDefault && runtime.baselineProfile === undefined)
+    .map(([handler]) => `shim.runtimes.${handler}.apply_to_runtime_default needs shim.runtimes.${handler}.baseline_profile`);
 }
 
 /** A later file's default rule overrides field by field; a rule for a known prefix replaces it. */

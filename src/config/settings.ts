@@ -14,6 +14,10 @@ export interface RegistrySettings {
 
 export interface RuntimeHandlerSettings {
   allowedAnnotations: string[];
+  /** `[shim.runtimes.<handler>] baseline_profile`: every artifact's profile is intersected with it. */
+  baselineProfile?: string;
+  /** RuntimeDefault containers take the annotation too, intersected with the baseline. */
+  applyToRuntimeDefault?: boolean;
 }
 
 /** Every setting of the shim, typed and validated, after all config files and flags are merged. */
@@ -128,6 +132,13 @@ export const CONFIG_SCHEMA = {
               ca_file: { kind: 'absolute-path' },
               mirrors: { kind: 'string-list' },
             },
+          },
+        },
+        runtimes: {
+          kind: 'table',
+          entries: {
+            kind: 'table',
+            fields: { baseline_profile: { kind: 'absolute-path' }, apply_to_runtime_default: { kind: 'boolean' } },
           },
         },
         signature: {

@@ -3,6 +3,7 @@ import type { Logger } from '../log/logger.js';
 import type { ShimSettings } from '../config/index.js';
 import {
   annotationNameOf,
+  asksForRuntimeDefault,
   foundAnnotationMessage,
   needsImageAnnotations,
   resolveProfileAnnotation,
@@ -14,11 +15,15 @@ import { decodeCreateContainer, seccompOverride, type CreateContainerFacts } fro
 import { rejectionFor } from './errors.js';
 import type { ImageAnnotationSource, ProfilePreparer } from './ports.js';
 import type { RuntimeQueries } from './runtime-queries.js';
+import { baselineMessage, type Baseline } from './baselines.js';
 
 export const CREATE_CONTAINER = '/runtime.v1.RuntimeService/CreateContainer';
 
 /** The annotation the shim sets on a container it gave a profile: `REF@DIGEST` applied, then `,BASE@DIGEST` for each SPO base profile stacked under it. */
 export const APPLIED_PROFILE_ANNOTATION = 'seccomp-oci-shim.io/profile';
+
+/** Set beside it when the profile is the intersection with a baseline: `FILE@sha256:...`. */
+export const APPLIED_BASELINE_ANNOTATION = 'seccomp-oci-shim.io/baseline';
 
 export interface CreateContainerInjectorDeps {
   settings: Pick<ShimSettings, 'defaultRuntime' | 'runtimes' | 'defaultCapabilities'>;
@@ -26,6 +31,8 @@ export interface CreateContainerInjectorDeps {
   images: ImageAnnotationSource;
   profiles: ProfilePreparer;
   logger: Logger;
+  /** Each runtime handler's `baseline_profile`, read at start-up (see loadBaselines). */
+  baselines?: ReadonlyMap<string, Baseline>;
 }
 
 /**
@@ -51,7 +58,8 @@ async function injectSeccompProfile(deps: CreateContainerInjectorDeps, call: Int
   });
 
   const gate = seccompGate(facts.securityContext);
-  if (!gate.apply) {
+  const runtimeDefault = !gate.apply && runtimeDefaultMayApply(deps) && asksForRuntimeDefault(facts.securityContext);
+  if (!gate.apply && !runtimeDefault) {
     log.debug({ reason: gate.reason }, 'Seccomp profile annotations not considered');
     // Said only where the pod asked for a profile: every privileged system pod would repeat it.
     if (gate.privileged && Object.keys(facts.podAnnotations).some((key) => annotationNameOf(key) !== undefined)) {
@@ -61,8 +69,9 @@ async function injectSeccompProfile(deps: CreateContainerInjectorDeps, call: Int
   }
 
   let match: AnnotationMatch | undefined;
+  let handler: string;
   try {
-    match = await findAnnotation(deps, facts, call.signal);
+    ({ match, handler } = await findAnnotation(deps, facts, call.signal, runtimeDefault));
   } catch (error) {
     log.error({ err: error }, 'Reading seccomp profile annotations failed');
     return rejectionFor(error, facts);
@@ -73,10 +82,18 @@ async function injectSeccompProfile(deps: CreateContainerInjectorDeps, call: Int
   log.info(`Pulling OCI artifact from ref: ${match.reference}`);
   try {
     const capabilities = effectiveCapabilities(deps.settings.defaultCapabilities, facts.securityContext);
-    const profile = await deps.profiles.prepare(match.reference, { capabilities }, call.signal);
+    const baseline = deps.baselines?.get(handler);
+    const profile = await deps.profiles.prepare(match.reference, { capabilities, ...(baseline ? { baseline } : {}) }, call.signal);
     log.info(`Retrieved OCI artifact seccomp profile of len: ${profile.publishedLength}`);
+    if (profile.baseline) {
+      const said = baselineMessage(profile.baseline);
+      log[said.level](said.fields, said.message);
+    }
     log.info({ profile: profile.path, digest: profile.manifestDigest, chain: profile.applied }, 'Applying seccomp profile from OCI artifact');
-    const applied = { [APPLIED_PROFILE_ANNOTATION]: profile.applied };
+    const applied = {
+      [APPLIED_PROFILE_ANNOTATION]: profile.applied,
+      ...(profile.baseline ? { [APPLIED_BASELINE_ANNOTATION]: `${profile.baseline.file}@${profile.baseline.digest}` } : {}),
+    };
     return { action: 'forward', message: Buffer.concat([call.message, seccompOverride(profile.path, applied)]) };
   } catch (error) {
     log.error({ err: error, annotation: match.key, ref: match.reference }, 'Seccomp profile from OCI artifact could not be applied');
@@ -84,17 +101,27 @@ async function injectSeccompProfile(deps: CreateContainerInjectorDeps, call: Int
   }
 }
 
-/** The annotation that applies, reading image annotations only when a pod annotation does not. */
+/** Whether some handler lets RuntimeDefault containers take an annotation: else none is asked. */
+function runtimeDefaultMayApply(deps: CreateContainerInjectorDeps): boolean {
+  return Object.values(deps.settings.runtimes).some((runtime) => runtime.applyToRuntimeDefault);
+}
+
+/**
+ * The annotation that applies, reading image annotations only when a pod annotation does not.
+ * A RuntimeDefault container (`runtimeDefault`) looks only where its handler allows that.
+ */
 async function findAnnotation(
   deps: CreateContainerInjectorDeps,
   facts: CreateContainerFacts,
   signal: AbortSignal,
-): Promise<AnnotationMatch | undefined> {
+  runtimeDefault: boolean,
+): Promise<{ match: AnnotationMatch | undefined; handler: string }> {
   const handler = (await deps.runtime.sandboxHandler(facts.podSandboxId)) || deps.settings.defaultRuntime;
-  const allowed = deps.settings.runtimes[handler]?.allowedAnnotations ?? [];
-  if (allowed.length === 0) return undefined;
+  const runtime = deps.settings.runtimes[handler];
+  const allowed = runtime?.allowedAnnotations ?? [];
+  if (allowed.length === 0 || (runtimeDefault && !runtime?.applyToRuntimeDefault)) return { match: undefined, handler };
   const input = { containerName: facts.containerName, podAnnotations: facts.podAnnotations, allowed };
-  if (!needsImageAnnotations(input)) return resolveProfileAnnotation(input);
+  if (!needsImageAnnotations(input)) return { match: resolveProfileAnnotation(input), handler };
   const imageAnnotations = await deps.images.annotationsOf({ image: facts.image, userSpecifiedImage: facts.userSpecifiedImage }, signal);
-  return resolveProfileAnnotation({ ...input, imageAnnotations });
+  return { match: resolveProfileAnnotation({ ...input, imageAnnotations }), handler };
 }

@@ -1,3 +1,6 @@
+import type { IntersectionReport } from '../seccomp/index.js';
+import type { Baseline } from './baselines.js';
+
 /**
  * What the CreateContainer story needs from the rest of the shim, as small interfaces so the
  * story can be read (and tested) on its own. src/injector/wiring.ts binds them to the real pieces.
@@ -13,11 +16,15 @@ export interface PreparedProfile {
   publishedLength: number;
   /** `REF@DIGEST` of every profile applied, the annotated one first, then its SPO base profiles, comma-separated. */
   applied: string;
+  /** Set when the profile is the artifact's intersected with the handler's baseline. */
+  baseline?: { file: string; digest: string; report: IntersectionReport };
 }
 
 export interface ContainerTarget {
   /** Effective capabilities of the container, `CAP_*` names. */
   capabilities: string[];
+  /** The runtime handler's baseline: the profile written is the intersection with it. */
+  baseline?: Baseline;
 }
 
 export interface ProfilePreparer {

@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { renderRuntimeSpecProfile, toRuntimeSpec } from '../seccomp/index.js';
+import { intersectWithBaseline } from './baselines.js';
 import type { ContainerTarget, PreparedProfile, ProfilePreparer } from './ports.js';
 import { createChainResolver, formatChain } from './profile-chain.js';
 import type { ProfileFiles } from './profile-files.js';
@@ -56,27 +57,33 @@ export interface ProfilePreparerDeps {
 
 /**
  * Pull, verify, validate, convert, write: one profile for one container. A converted profile
- * depends only on the digests of its chain (the artifact and any SPO base profiles under it) and
- * the container's capabilities on this node, so the file for that pair is remembered and a warm
- * CreateContainer costs cache lookups.
+ * depends only on the digests of its chain (the artifact and any SPO base profiles under it), the
+ * container's capabilities on this node and the handler's baseline, so the file for each is
+ * remembered and a warm CreateContainer costs cache lookups.
  */
 export function createProfilePreparer(deps: ProfilePreparerDeps): ProfilePreparer {
-  const converted = new LRUCache<string, string>({ max: deps.cacheEntries });
+  const converted = new LRUCache<string, Pick<PreparedProfile, 'path' | 'baseline'>>({ max: deps.cacheEntries });
   const resolveChain = createChainResolver((ref, signal) => pullVerified(deps.artifacts, deps.signatures, ref, signal), deps.cacheEntries);
   return {
     async prepare(reference: string, target: ContainerTarget, signal: AbortSignal): Promise<PreparedProfile> {
       const chain = await resolveChain(reference, signal);
       // effectiveCapabilities gives each once; the order is made canonical for the cache key.
       const capabilities = [...target.capabilities].sort();
-      const key = `${chain.key} ${capabilities.join(',')}`;
-      let path = converted.get(key);
-      if (path === undefined) {
-        const spec = toRuntimeSpec(chain.profile, { arch: deps.node.arch, capabilities, kernelVersion: deps.node.kernelVersion });
-        path = await deps.files.write(renderRuntimeSpecProfile(spec));
-        converted.set(key, path);
+      const { baseline } = target;
+      const key = `${chain.key} ${capabilities.join(',')} ${baseline ? `${baseline.file}@${baseline.digest}` : ''}`;
+      let written = converted.get(key);
+      if (written === undefined) {
+        const forContainer = { arch: deps.node.arch, capabilities, kernelVersion: deps.node.kernelVersion };
+        const spec = toRuntimeSpec(chain.profile, forContainer);
+        const merged = baseline ? intersectWithBaseline(baseline, spec, forContainer) : undefined;
+        written = {
+          path: await deps.files.write(renderRuntimeSpecProfile(merged?.profile ?? spec)),
+          ...(merged ? { baseline: merged.applied } : {}),
+        };
+        converted.set(key, written);
       }
       const [head] = chain.links;
-      return { path, manifestDigest: head?.digest ?? '', publishedLength: head?.publishedLength ?? 0, applied: formatChain(chain.links) };
+      return { ...written, manifestDigest: head?.digest ?? '', publishedLength: head?.publishedLength ?? 0, applied: formatChain(chain.links) };
     },
   };
 }

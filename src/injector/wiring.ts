@@ -4,6 +4,7 @@ import type { ShimSettings } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
 import type { CallInterceptor } from '../proxy/index.js';
 import { createSignatureVerifier, registrySignatureSource, type SignatureVerifier } from '../signature/index.js';
+import { loadBaselines } from './baselines.js';
 import { createContainerInjector } from './create-container.js';
 import { createContainerdManifestReader } from './containerd-content.js';
 import { createContainerdImageNames } from './containerd-images.js';
@@ -39,6 +40,11 @@ export interface Injector {
 
 /** Binds the CreateContainer story to the real runtime, registry, signature policy and disk. */
 export function createInjector(settings: ShimSettings, logger: Logger): Injector {
+  // First: a baseline that cannot be used stops start-up before anything else is opened.
+  const baselines = loadBaselines(settings, nodePlatform().architecture);
+  for (const [handler, baseline] of baselines) {
+    logger.info({ handler, baseline: baseline.file, digest: baseline.digest }, 'Seccomp profiles from OCI artifacts are intersected with a baseline');
+  }
   const artifacts = artifactClientFor(settings, logger);
   const runtime = createRuntimeQueries(settings.runtimeEndpoint);
   const localManifests = createContainerdManifestReader(settings.runtimeEndpoint);
@@ -57,7 +63,7 @@ export function createInjector(settings: ShimSettings, logger: Logger): Injector
     cacheEntries: settings.artifact.cacheEntries,
   });
   return {
-    interceptor: createContainerInjector({ settings, runtime, images, profiles, logger }),
+    interceptor: createContainerInjector({ settings, runtime, images, profiles, logger, baselines }),
     close() {
       runtime.close();
       localManifests.close();

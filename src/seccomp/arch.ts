@@ -1,4 +1,4 @@
-import type { LibseccompArchName, SeccompArchitecture } from './types.js';
+import { LIBSECCOMP_ARCH_NAMES, SECCOMP_ARCHITECTURES, type LibseccompArchName, type SeccompArchitecture } from './types.js';
 
 /**
  * OCI/Go architecture names (`process.arch` in Node uses `x64`/`ia32`, accepted too) to the name
@@ -55,4 +55,13 @@ export function libseccompArchName(goArch: string): LibseccompArchName {
 /** The `archMap` architecture CRI-O picks for a native architecture, if it picks any. */
 export function archMapKey(nativeArch: LibseccompArchName): SeccompArchitecture | undefined {
   return ARCH_MAP_KEYS.get(nativeArch);
+}
+
+/**
+ * The runtime spec's name for a native architecture (`SCMP_ARCH_X86_64` for amd64): the one runc
+ * always filters, listed or not. LIBSECCOMP_ARCH_NAMES and SECCOMP_ARCHITECTURES name the same
+ * architectures in the same order.
+ */
+export function specArchitecture(nativeArch: LibseccompArchName): SeccompArchitecture {
+  return SECCOMP_ARCHITECTURES[LIBSECCOMP_ARCH_NAMES.indexOf(nativeArch)] as SeccompArchitecture;
 }

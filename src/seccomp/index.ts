@@ -12,10 +12,11 @@ export {
   type CriCapability,
   type CriCapabilitySecurityContext,
 } from './capabilities.js';
-export { archMapKey, libseccompArchName } from './arch.js';
+export { archMapKey, libseccompArchName, specArchitecture } from './arch.js';
 export { errnoNumber, knownErrnoNames, MAX_ERRNO, MIN_ERRNO } from './errno.js';
 export { kernelAtLeast, parseKernelVersion, type KernelVersion } from './kernel-version.js';
 export { JsonNumber, JsonSyntaxError, readJson, type JsonObject, type JsonValue } from './json-reader.js';
 export * from './types.js';
 export { isSpoDocument, parseSpoProfile, renderSpoProfile, OCI_PROFILE_PREFIX, SPO_API_GROUP, SPO_API_VERSIONS, type SpoSeccompProfile } from './spo-profile.js';
 export { unionSyscalls } from './spo-union.js';
+export { actionRank, conditionHolds, intersectSeccomp, type Intersection, type IntersectionReport, type IntersectOptions } from './intersect.js';
