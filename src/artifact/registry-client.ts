@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { SecureContext } from 'node:tls';
 import { LRUCache } from 'lru-cache';
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.js';
 import { Authenticator, type AuthTarget } from './auth.js';
 import { readSmallBody, readVerifiedBody } from './body.js';
 import { CredentialStore } from './credentials.js';

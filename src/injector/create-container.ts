@@ -1,5 +1,5 @@
 import type { CallInterceptor, InterceptDecision, InterceptedCall } from '../proxy/index.js';
-import type { Logger } from '../log/logger.js';
+import { errorText, type Logger } from '../log/logger.js';
 import type { ShimSettings } from '../config/index.js';
 import {
   annotationNameOf,
@@ -64,7 +64,7 @@ async function injectSeccompProfile(deps: CreateContainerInjectorDeps, call: Int
   try {
     match = await findAnnotation(deps, facts, call.signal);
   } catch (error) {
-    log.error({ err: error }, 'Reading seccomp profile annotations failed');
+    log.error({ err: errorText(error) }, 'Reading seccomp profile annotations failed');
     return rejectionFor(error, facts);
   }
   if (!match) return unchanged;
@@ -79,7 +79,7 @@ async function injectSeccompProfile(deps: CreateContainerInjectorDeps, call: Int
     const applied = { [APPLIED_PROFILE_ANNOTATION]: `${match.reference}@${profile.manifestDigest}` };
     return { action: 'forward', message: Buffer.concat([call.message, seccompOverride(profile.path, applied)]) };
   } catch (error) {
-    log.error({ err: error, annotation: match.key, ref: match.reference }, 'Seccomp profile from OCI artifact could not be applied');
+    log.error({ err: errorText(error), annotation: match.key, ref: match.reference }, 'Seccomp profile from OCI artifact could not be applied');
     return rejectionFor(error, facts, match);
   }
 }
