@@ -2,6 +2,7 @@ import net from 'node:net';
 import { errorText, type Logger } from '../log/logger.js';
 import type { CallInterceptor } from './api.js';
 import { ClientToRuntime } from './client-to-runtime.js';
+import { endClient } from './end-client.js';
 import { ProtocolError } from './errors.js';
 import { FrameSink } from './frame-sink.js';
 import { ErrorCode, goawayFrame } from './frames.js';
@@ -25,8 +26,6 @@ export interface ConnectionOptions {
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
-/** How long a client may keep its end open after we ended ours. */
-const LINGER_MS = 1000;
 
 /**
  * One client connection and its own connection to the runtime, from open to close: a byte pipe
@@ -276,7 +275,7 @@ export class ProxyConnection {
     this.toClient.inject(goawayFrame(this.calls.lastClientStreamId, ErrorCode.NO_ERROR));
     this.toClient.flush();
     this.runtime.destroy();
-    this.endClient();
+    endClient(this.client);
     this.resolveDrain();
   }
 
@@ -288,19 +287,13 @@ export class ProxyConnection {
     this.resolveDrain();
   }
 
-  private endClient(): void {
-    if (this.client.destroyed) return;
-    this.client.end();
-    setTimeout(() => this.client.destroy(), LINGER_MS).unref();
-  }
-
   private finishDrain(): void {
     // Deferred: the frame that finished the last call is written by the pump that is running now.
     setImmediate(() => {
       if (this.state === 'proxying') {
         this.state = 'closed';
         this.runtime.end();
-        this.endClient();
+        endClient(this.client);
       }
       this.resolveDrain();
     });
