@@ -1,7 +1,6 @@
 import { ProtocolError } from './errors.js';
 import { FrameReader, joined, type FrameBytes } from './frame-reader.js';
 import { FrameScanner, passesAsItCame } from './frame-scanner.js';
-import type { FrameSink } from './frame-sink.js';
 import {
   CLIENT_PREFACE,
   Flag,
@@ -27,6 +26,16 @@ export interface ClientToRuntimeHost {
   waitForRuntimeDrain(): void;
   /** Client DATA must wait for the runtime's window (true), or may go on again (false). */
   stallClient(stalled: boolean): void;
+}
+
+/** What this direction needs of the writer towards the runtime (see FrameSink). */
+export interface RuntimeSink {
+  readonly idle: boolean;
+  readonly midHeaderBlock: boolean;
+  writeAsItCame(chunk: Buffer): boolean;
+  forwardRaw(bytes: FrameBytes): void;
+  forward(frame: FrameBytes, header: FrameHeader): void;
+  inject(frame: Buffer): void;
 }
 
 /** What this direction needs of the connection's calls (see StreamTable). */
@@ -92,7 +101,7 @@ export class ClientToRuntime {
     private readonly interceptions: ClientInterceptions,
     private readonly window: ClientWindow,
     private readonly giveBack: ClientGiveBack,
-    private readonly toRuntime: FrameSink,
+    private readonly toRuntime: RuntimeSink,
     /** Off in debug runs: every chunk takes the pump. */
     private readonly fastPath: boolean,
   ) {}

@@ -1,7 +1,6 @@
 import { errorText, newRequestId, type Logger } from '../log/logger.js';
 import type { CallInterceptor, InterceptDecision, InterceptedCall } from './api.js';
 import { ErrorCode, Flag, FrameType, encodeFrame, rstStreamFrame } from './frames.js';
-import type { RuntimeSendWindow } from './flow-control.js';
 import { framedMessage, parseSingleMessage } from './grpc-message.js';
 import { GrpcCode, parseGrpcTimeout, statusFrame } from './grpc-status.js';
 import { fieldValue, type HeaderField } from './hpack-decoder.js';
@@ -29,6 +28,16 @@ export interface InterceptionHost {
   fail(err: unknown): void;
 }
 
+/** What the interception needs of the runtime's receive window (see RuntimeSendWindow). */
+export interface InterceptionWindow {
+  readonly connection: number;
+  readonly maxFrameSize: number;
+  streamWindow(streamId: number): number;
+  trackStream(streamId: number): void;
+  untrackStream(streamId: number): void;
+  sentOwn(streamId: number, length: number): void;
+}
+
 /**
  * The interception point (CreateContainer): holds an intercepted call's request body, hands the
  * decoded message to the interceptor, then either sends the message it returns to the runtime as
@@ -42,7 +51,7 @@ export class Interceptions {
   constructor(
     private readonly interceptor: CallInterceptor | undefined,
     private readonly host: InterceptionHost,
-    private readonly window: RuntimeSendWindow,
+    private readonly window: InterceptionWindow,
     private readonly log: Logger,
   ) {}
 

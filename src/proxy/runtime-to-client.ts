@@ -1,6 +1,5 @@
 import { FrameReader, joined, type FrameBytes } from './frame-reader.js';
 import { FrameScanner, passesAsItCame } from './frame-scanner.js';
-import type { FrameSink } from './frame-sink.js';
 import { Flag, FrameType, headersFragment, parseSettings, windowUpdateFrame, type FrameHeader } from './frames.js';
 import { observingDecoder, type HpackDecoder } from './hpack-decoder.js';
 import type { CallOutcome } from './stream-table.js';
@@ -18,6 +17,19 @@ export interface RuntimeToClientHost {
   flushToRuntime(): void;
   /** The runtime's windows may have grown: the proxy's own DATA and stalled client DATA may go on. */
   runtimeWindowGrew(): void;
+}
+
+/** What this direction needs of the writer towards the client (see FrameSink). */
+export interface ClientSink {
+  readonly idle: boolean;
+  writeAsItCame(chunk: Buffer): boolean;
+  forward(frame: FrameBytes, header: FrameHeader): void;
+  inject(frame: Buffer): void;
+}
+
+/** What this direction needs of the writer towards the runtime: a place for its own frames. */
+export interface RuntimeSinkForUpdates {
+  inject(frame: Buffer): void;
 }
 
 /** What this direction needs of the connection's calls (see StreamTable). */
@@ -59,8 +71,8 @@ export class RuntimeToClient {
     private readonly host: RuntimeToClientHost,
     private readonly calls: RuntimeCalls,
     private readonly window: RuntimeWindow,
-    private readonly toClient: FrameSink,
-    private readonly toRuntime: FrameSink,
+    private readonly toClient: ClientSink,
+    private readonly toRuntime: RuntimeSinkForUpdates,
     debug: boolean,
   ) {
     if (debug) this.decoder = observingDecoder();
