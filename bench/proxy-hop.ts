@@ -1,18 +1,19 @@
 /**
- * Cost of the proxy hop against real containerd: Version and ListContainers (50 containers)
- * straight to containerd's socket, through src/proxy, and through a plain byte pipe (the floor
- * any hop costs), in one run, same client code and options, calls interleaved (rotating which
- * target goes first), after a warm-up.
+ * Cost of the proxy hop against real containerd, stated against the floor any hop costs: a plain
+ * byte pipe measured in the same run. Version and ListContainers (50 containers) go straight to
+ * containerd's socket, through a plain byte pipe and through src/proxy (the shim), same client
+ * code and options, calls interleaved (rotating which target goes first), after a warm-up. The
+ * pipe and the shim each run in a child process of their own, as the shim runs beside kubelet, so
+ * that each one's CPU time can be read from its /proc/PID/stat.
  *
- *   npx tsx bench/proxy-hop.ts [--iterations N] [--containers N] [--in-process]
+ *   npx tsx bench/proxy-hop.ts [--iterations N] [--containers N]
  *
- * By default the proxy and the pipe run in a child process, as the shim runs beside kubelet;
- * --in-process runs them on the benchmark's own event loop instead.
- * Prints p50/p99 per method and target, the p50 ratio (hop / direct), the p99 overhead, and what
- * each hop adds to p50 in microseconds (the pipe's figure is the floor on this machine).
- * Targets from the issue: ratio <= 1.15, p99 overhead < 0.5 ms.
+ * Prints p50/p90/p99 and CPU time per call for each method and target, then every target of the
+ * issue as a ratio of the shim to the pipe, with the pipe's own ratio to direct beside it:
+ * p50 shim/pipe <= 1.05, p90 shim - pipe <= 0.1 ms, CPU per call shim/pipe <= 1.5.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -30,10 +31,12 @@ function flag(name: string, fallback: number): number {
   return index > 0 ? Number(process.argv[index + 1]) : fallback;
 }
 
-const ITERATIONS = flag('--iterations', 3000);
+const ITERATIONS = flag('--iterations', 20_000);
 const CONTAINERS = flag('--containers', 50);
-const WARMUP = 300;
-const IN_PROCESS = process.argv.includes('--in-process');
+const WARMUP = 1500;
+const TARGET_P50_RATIO = 1.05;
+const TARGET_P90_EXTRA_MS = 0.1;
+const TARGET_CPU_RATIO = 1.5;
 
 const identity = (b: Buffer): Buffer => b;
 
@@ -58,55 +61,54 @@ const passThroughInterceptor: CallInterceptor = {
   intercept: async (c) => ({ action: 'forward', message: c.message }),
 };
 
-interface Hops {
-  proxyPath: string;
-  pipePath: string;
+/** The hop with no HTTP/2 awareness at all: each connection piped to the runtime byte for byte. */
+async function servePipe(listenPath: string, runtimePath: string): Promise<() => Promise<void>> {
+  const server = net.createServer((client) => {
+    const runtime = net.connect(runtimePath);
+    client.pipe(runtime).pipe(client);
+    client.on('error', () => runtime.destroy());
+    runtime.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(listenPath, resolve));
+  return () => new Promise((resolve) => server.close(() => resolve()));
+}
+
+async function serveShim(listenPath: string, runtimeEndpoint: string): Promise<() => Promise<void>> {
+  const proxy = await startProxy({ listenPath, runtimeEndpoint, interceptor: passThroughInterceptor, logger: silentLogger() });
+  return () => proxy.stop();
+}
+
+interface Hop {
+  socketPath: string;
+  /** The child's CPU time so far (user + system), in ms. */
+  cpuMs(): number;
   stop(): Promise<void>;
 }
 
-/** The hop with no HTTP/2 awareness at all: each connection piped to the runtime byte for byte. */
-async function startPipe(listenPath: string, runtimePath: string): Promise<net.Server> {
-  const server = net.createServer((client) => {
-    const upstream = net.connect(runtimePath);
-    client.pipe(upstream).pipe(client);
-    client.on('error', () => upstream.destroy());
-    upstream.on('error', () => client.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(listenPath, resolve));
-  return server;
+const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+
+/** utime + stime of a process (fields 14 and 15 of /proc/PID/stat, after the command name). */
+function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
 }
 
-async function startHopsHere(dir: string, runtimeEndpoint: string, runtimePath: string): Promise<Hops> {
-  const proxy = await startProxy({
-    listenPath: path.join(dir, 'shim.sock'),
-    runtimeEndpoint,
-    interceptor: passThroughInterceptor,
-    logger: silentLogger(),
-  });
-  const pipe = await startPipe(path.join(dir, 'pipe.sock'), runtimePath);
-  return {
-    proxyPath: proxy.listenPath,
-    pipePath: path.join(dir, 'pipe.sock'),
-    stop: async () => {
-      await proxy.stop();
-      await new Promise((resolve) => pipe.close(resolve));
-    },
-  };
-}
-
-async function startHopsInChild(dir: string, runtimeEndpoint: string): Promise<Hops> {
+/** Runs one hop (`pipe` or `shim`) in a child process of its own. */
+async function startHop(kind: 'pipe' | 'shim', dir: string, runtimeEndpoint: string): Promise<Hop> {
+  const socketPath = path.join(dir, `${kind}.sock`);
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--import', 'tsx', new URL(import.meta.url).pathname, '--serve', dir, runtimeEndpoint],
+    ['--import', 'tsx', new URL(import.meta.url).pathname, '--serve', kind, socketPath, runtimeEndpoint],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once('data', () => resolve());
-    child.once('exit', (code) => reject(new Error(`proxy child exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`${kind} child exited with ${code}`)));
   });
   return {
-    proxyPath: path.join(dir, 'shim.sock'),
-    pipePath: path.join(dir, 'pipe.sock'),
+    socketPath,
+    cpuMs: () => processCpuMs(child.pid!),
     stop: async () => {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
@@ -115,19 +117,34 @@ async function startHopsInChild(dir: string, runtimeEndpoint: string): Promise<H
   };
 }
 
-/** Child mode: serve the proxy and the pipe until SIGTERM. */
-async function serve(dir: string, runtimeEndpoint: string): Promise<void> {
-  const hops = await startHopsHere(dir, runtimeEndpoint, runtimeEndpoint.replace(/^unix:\/\//, ''));
-  process.once('SIGTERM', () => void hops.stop().then(() => process.exit(0)));
+/** Child mode: serve one hop until SIGTERM. */
+async function serve(kind: string, socketPath: string, runtimeEndpoint: string): Promise<void> {
+  const stop =
+    kind === 'pipe'
+      ? await servePipe(socketPath, runtimeEndpoint.replace(/^unix:\/\//, ''))
+      : await serveShim(socketPath, runtimeEndpoint);
+  process.once('SIGTERM', () => void stop().then(() => process.exit(0)));
   process.stdout.write('ready\n');
 }
+
+interface Figures {
+  p50: number;
+  p90: number;
+  p99: number;
+  /** CPU time of the hop's process per call, in microseconds; undefined for direct. */
+  cpuUs: number | undefined;
+}
+
+const ms = (value: number): string => `${value.toFixed(3)} ms`;
+const ratio = (value: number): string => `${value.toFixed(2)}x`;
+const verdict = (met: boolean): string => (met ? 'met' : 'MISSED');
 
 async function main(): Promise<void> {
   const node = await startContainerd();
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'bench-proxy-hop-'));
   const cri = connectCri(node.socketPath);
   const clients: grpc.Client[] = [];
-  let hops: Hops | undefined;
+  const hops: Hop[] = [];
   try {
     const sandbox = podSandboxConfig({ name: 'bench' });
     const podId = await cri.runPodSandbox(sandbox);
@@ -136,69 +153,98 @@ async function main(): Promise<void> {
     }
     const listed = (await cri.listContainers()).length;
 
-    hops = IN_PROCESS
-      ? await startHopsHere(scratch, node.endpoint, node.socketPath)
-      : await startHopsInChild(scratch, node.endpoint);
+    const pipe = await startHop('pipe', scratch, node.endpoint);
+    hops.push(pipe);
+    const shim = await startHop('shim', scratch, node.endpoint);
+    hops.push(shim);
     const client = (socketPath: string): grpc.Client => {
       const created = new grpc.Client(`unix://${socketPath}`, grpc.credentials.createInsecure());
       clients.push(created);
       return created;
     };
-    const targets: Array<[string, grpc.Client]> = [
-      ['direct', client(node.socketPath)],
-      ['pipe', client(hops.pipePath)],
-      ['proxy', client(hops.proxyPath)],
+    const targets: Array<{ name: string; client: grpc.Client; hop: Hop | undefined }> = [
+      { name: 'direct', client: client(node.socketPath), hop: undefined },
+      { name: 'pipe', client: client(pipe.socketPath), hop: pipe },
+      { name: 'shim', client: client(shim.socketPath), hop: shim },
     ];
 
     const methods: Array<[string, string, Buffer]> = [
       ['Version', '/runtime.v1.RuntimeService/Version', Buffer.from(criType('VersionRequest').encode({ version: 'v1' }).finish())],
-      [`ListContainers (${listed})`, '/runtime.v1.RuntimeService/ListContainers', Buffer.alloc(0)],
+      [`ListContainers(${listed})`, '/runtime.v1.RuntimeService/ListContainers', Buffer.alloc(0)],
     ];
     console.log(
-      `containerd ${node.socketPath}; ${listed} containers; ${ITERATIONS} calls per method and target after ${WARMUP} warm-up; ` +
-        `hops ${IN_PROCESS ? 'in the benchmark process' : 'in a child process'}; node ${process.version}; load ${os.loadavg()[0]!.toFixed(2)}\n`,
+      `containerd ${node.socketPath}; ${listed} containers; ${ITERATIONS} calls per method and target after ${WARMUP} warm-up, ` +
+        `interleaved; pipe and shim each in a child process; node ${process.version}; ${os.cpus().length} cores; ` +
+        `load ${os.loadavg()[0]!.toFixed(2)} at start\n`,
     );
-    console.log('method               | hop   | direct p50 | hop p50  | ratio | direct p99 | hop p99  | p99 overhead');
-    console.log('---------------------|-------|-----------:|---------:|------:|-----------:|---------:|-------------:');
-    const summaries: string[] = [];
+    const results: Array<[string, Figures[]]> = [];
     for (const [name, method, request] of methods) {
       for (let i = 0; i < WARMUP; i += 1) {
-        for (const [, target] of targets) await call(target, method, request);
+        for (const target of targets) await call(target.client, method, request);
       }
       const times = targets.map(() => [] as number[]);
+      const cpuBefore = targets.map((t) => t.hop?.cpuMs());
       for (let i = 0; i < ITERATIONS; i += 1) {
         // Rotate who goes first so no target always runs right after another's GC or I/O.
         for (let k = 0; k < targets.length; k += 1) {
           const t = (i + k) % targets.length;
-          times[t]!.push(await call(targets[t]![1], method, request));
+          times[t]!.push(await call(targets[t]!.client, method, request));
         }
       }
-      const d50 = percentile(times[0]!, 50);
-      const d99 = percentile(times[0]!, 99);
-      const hopCost = (t: number) => (percentile(times[t]!, 50) - d50) * 1000;
-      for (let t = 1; t < targets.length; t += 1) {
-        const h50 = percentile(times[t]!, 50);
-        const h99 = percentile(times[t]!, 99);
-        console.log(
-          `${name.padEnd(20)} | ${targets[t]![0].padEnd(5)} | ${d50.toFixed(3).padStart(7)} ms | ${h50.toFixed(3).padStart(5)} ms | ${(h50 / d50)
-            .toFixed(2)
-            .padStart(5)} | ${d99.toFixed(3).padStart(7)} ms | ${h99.toFixed(3).padStart(5)} ms | ${(h99 - d99).toFixed(3).padStart(9)} ms`,
-        );
-      }
-      summaries.push(`${name}: the pipe adds ${hopCost(1).toFixed(0)} us to p50, the proxy ${hopCost(2).toFixed(0)} us`);
+      const figures = targets.map((target, t): Figures => {
+        const before = cpuBefore[t];
+        return {
+          p50: percentile(times[t]!, 50),
+          p90: percentile(times[t]!, 90),
+          p99: percentile(times[t]!, 99),
+          cpuUs: target.hop && before !== undefined ? ((target.hop.cpuMs() - before) * 1000) / ITERATIONS : undefined,
+        };
+      });
+      results.push([name, figures]);
     }
-    console.log(`\n${summaries.join('\n')}`);
+
+    console.log('method              | target |      p50 |      p90 |      p99 | hop CPU per call');
+    console.log('--------------------|--------|---------:|---------:|---------:|----------------:');
+    for (const [name, figures] of results) {
+      figures.forEach((f, t) => {
+        const cpu = f.cpuUs === undefined ? '' : `${f.cpuUs.toFixed(1)} us`;
+        console.log(
+          `${name.padEnd(19)} | ${targets[t]!.name.padEnd(6)} | ${ms(f.p50)} | ${ms(f.p90)} | ${ms(f.p99)} | ${cpu.padStart(15)}`,
+        );
+      });
+    }
+
+    console.log('\nTargets: the shim against the pipe of the same run (the pipe against direct beside it)');
+    for (const [name, [direct, pipeF, shimF]] of results) {
+      const p50 = shimF!.p50 / pipeF!.p50;
+      const p90Extra = shimF!.p90 - pipeF!.p90;
+      const cpu = shimF!.cpuUs! / pipeF!.cpuUs!;
+      console.log(
+        `${name}:\n` +
+          `  p50  shim/pipe ${ratio(p50)} (target <= ${TARGET_P50_RATIO}x: ${verdict(p50 <= TARGET_P50_RATIO)}); ` +
+          `pipe/direct ${ratio(pipeF!.p50 / direct!.p50)}; the shim adds ${((shimF!.p50 - pipeF!.p50) * 1000).toFixed(0)} us to the pipe\n` +
+          `  p90  shim/pipe ${ratio(shimF!.p90 / pipeF!.p90)}, shim - pipe ${ms(p90Extra)} (target <= ${TARGET_P90_EXTRA_MS} ms: ` +
+          `${verdict(p90Extra <= TARGET_P90_EXTRA_MS)}); pipe/direct ${ratio(pipeF!.p90 / direct!.p90)}\n` +
+          `  p99  shim/pipe ${ratio(shimF!.p99 / pipeF!.p99)}; pipe/direct ${ratio(pipeF!.p99 / direct!.p99)}\n` +
+          `  CPU per call shim/pipe ${ratio(cpu)} (target <= ${TARGET_CPU_RATIO}x: ${verdict(cpu <= TARGET_CPU_RATIO)}); ` +
+          `pipe ${pipeF!.cpuUs!.toFixed(1)} us, shim ${shimF!.cpuUs!.toFixed(1)} us per call`,
+      );
+    }
+    console.log(`\nload ${os.loadavg()[0]!.toFixed(2)} at the end`);
   } finally {
     for (const c of clients) c.close();
     cri.close();
-    await hops?.stop();
+    for (const hop of hops) await hop.stop();
     await node.stop();
     await rm(scratch, { recursive: true, force: true });
   }
 }
 
 const serveIndex = process.argv.indexOf('--serve');
-(serveIndex > 0 ? serve(process.argv[serveIndex + 1]!, process.argv[serveIndex + 2]!) : main()).catch((err: unknown) => {
+(serveIndex > 0
+  ? serve(process.argv[serveIndex + 1]!, process.argv[serveIndex + 2]!, process.argv[serveIndex + 3]!)
+  : main()
+).catch((err: unknown) => {
   console.error(err);
   process.exitCode = 1;
 });

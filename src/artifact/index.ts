@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.js';
 import type { ArtifactMode } from './artifact-rules.js';
 import { KUBELET_AUTH_FILE } from './credentials.js';
 import { ProfilePuller, type PulledProfile } from './pull.js';

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { Logger } from 'pino';
+import { errorText, type Logger } from '../log/logger.js';
 import { profileLayerOf, type ArtifactMode } from './artifact-rules.js';
 import { ArtifactError } from './errors.js';
 import { isIndexMediaType, TITLE_ANNOTATION } from './media-types.js';
@@ -152,7 +152,7 @@ export class ProfilePuller {
       const stored = await this.options.store.getTag(key);
       if (!stored) throw error;
       fetched.network = false;
-      this.options.logger?.warn({ ref: key, digest: stored.digest, resolvedAt: stored.resolvedAt, err: error.message }, 'Registry unreachable; using the last resolution of the tag (allowStaleTagOnError)');
+      this.options.logger?.warn({ ref: key, digest: stored.digest, resolvedAt: stored.resolvedAt, err: errorText(error) }, 'Registry unreachable; using the last resolution of the tag (allowStaleTagOnError)');
       return { digest: stored.digest, stale: true };
     }
   }

@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { DEFAULT_MAX_MANIFEST_BYTES, decodeManifest, digestOf, nodePlatform, parseDigest, readImageAnnotations, type ImageAnnotations, type ReadManifest } from '../artifact/index.js';
 import { unixTarget } from '../cri/proto.js';
+import { GrpcCode } from '../proxy/index.js';
 
 const CONTENT_PROTO = fileURLToPath(new URL('../../proto/containerd/services/content/v1/content.proto', import.meta.url));
 const READ_METHOD = '/containerd.services.content.v1.Content/Read';
@@ -60,7 +61,7 @@ export function createContainerdManifestReader(runtimeEndpoint: string): LocalMa
       });
       call.on('error', (error: grpc.ServiceError) => {
         signal.removeEventListener('abort', abort);
-        if (error.code === grpc.status.UNIMPLEMENTED) unsupported = true;
+        if (error.code === GrpcCode.UNIMPLEMENTED) unsupported = true;
         resolve(undefined);
       });
       call.on('end', () => {

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { unixTarget } from '../cri/proto.js';
+import { GrpcCode } from '../proxy/index.js';
 import { CRI_NAMESPACE } from './containerd-content.js';
 
 const IMAGES_PROTO = fileURLToPath(new URL('../../proto/containerd/services/images/v1/images.proto', import.meta.url));
@@ -50,8 +51,8 @@ export function createContainerdImageNames(runtimeEndpoint: string): LocalImageN
         (error, answer) => {
           signal.removeEventListener('abort', abort);
           if (error) {
-            if (error.code === grpc.status.UNIMPLEMENTED) unsupported = true;
-            if (error.code === grpc.status.NOT_FOUND || error.code === grpc.status.UNIMPLEMENTED) resolve(undefined);
+            if (error.code === GrpcCode.UNIMPLEMENTED) unsupported = true;
+            if (error.code === GrpcCode.NOT_FOUND || error.code === GrpcCode.UNIMPLEMENTED) resolve(undefined);
             else reject(new Error(`reading image ${name} from the runtime's image store: ${error.details || error.message}`));
             return;
           }

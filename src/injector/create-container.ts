@@ -1,5 +1,5 @@
 import type { CallInterceptor, InterceptDecision, InterceptedCall } from '../proxy/index.js';
-import type { Logger } from '../log/logger.js';
+import { errorText, type Logger } from '../log/logger.js';
 import type { ShimSettings } from '../config/index.js';
 import {
   annotationNameOf,
@@ -73,7 +73,7 @@ async function injectSeccompProfile(deps: CreateContainerInjectorDeps, call: Int
   try {
     ({ match, handler } = await findAnnotation(deps, facts, call.signal, runtimeDefault));
   } catch (error) {
-    log.error({ err: error }, 'Reading seccomp profile annotations failed');
+    log.error({ err: errorText(error) }, 'Reading seccomp profile annotations failed');
     return rejectionFor(error, facts);
   }
   if (!match) return unchanged;
@@ -96,7 +96,7 @@ async function injectSeccompProfile(deps: CreateContainerInjectorDeps, call: Int
     };
     return { action: 'forward', message: Buffer.concat([call.message, seccompOverride(profile.path, applied)]) };
   } catch (error) {
-    log.error({ err: error, annotation: match.key, ref: match.reference }, 'Seccomp profile from OCI artifact could not be applied');
+    log.error({ err: errorText(error), annotation: match.key, ref: match.reference }, 'Seccomp profile from OCI artifact could not be applied');
     return rejectionFor(error, facts, match);
   }
 }

@@ -1,9 +1,8 @@
-import { status } from '@grpc/grpc-js';
 import { ArtifactError, criErrorWord } from '../artifact/index.js';
 import { SignatureError } from '../signature/index.js';
 import { ProfileError } from '../seccomp/index.js';
 import type { AnnotationMatch } from '../annotations/index.js';
-import type { InterceptDecision } from '../proxy/index.js';
+import { GrpcCode, type InterceptDecision } from '../proxy/index.js';
 import { ImageInspectError } from './image-annotations.js';
 import type { CreateContainerFacts } from './request.js';
 
@@ -22,22 +21,22 @@ export function rejectionFor(error: unknown, facts: CreateContainerFacts, match?
   return { action: 'reject', code, message: `${word ? `${word}: ` : ''}${where}${annotation}: ${cause}` };
 }
 
-function classify(error: unknown): { word?: string; code: status } {
-  if (error instanceof SignatureError) return { word: 'SignatureValidationFailed', code: status.PERMISSION_DENIED };
+function classify(error: unknown): { word?: string; code: GrpcCode } {
+  if (error instanceof SignatureError) return { word: 'SignatureValidationFailed', code: GrpcCode.PERMISSION_DENIED };
   if (error instanceof ArtifactError) {
     const word = criErrorWord(error.reason);
     switch (error.reason) {
       case 'RegistryUnavailable':
-        return { word, code: status.UNAVAILABLE };
+        return { word, code: GrpcCode.UNAVAILABLE };
       case 'NotFound':
-        return { word, code: status.NOT_FOUND };
+        return { word, code: GrpcCode.NOT_FOUND };
       case 'Unauthorized':
-        return { word, code: status.PERMISSION_DENIED };
+        return { word, code: GrpcCode.PERMISSION_DENIED };
       default:
-        return { word, code: status.INVALID_ARGUMENT };
+        return { word, code: GrpcCode.INVALID_ARGUMENT };
     }
   }
-  if (error instanceof ImageInspectError) return { word: 'ImageInspectError', code: status.FAILED_PRECONDITION };
-  if (error instanceof ProfileError) return { code: status.INVALID_ARGUMENT };
-  return { code: status.UNKNOWN };
+  if (error instanceof ImageInspectError) return { word: 'ImageInspectError', code: GrpcCode.FAILED_PRECONDITION };
+  if (error instanceof ProfileError) return { code: GrpcCode.INVALID_ARGUMENT };
+  return { code: GrpcCode.UNKNOWN };
 }

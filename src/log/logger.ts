@@ -31,3 +31,11 @@ export function silentLogger(): Logger {
 export function newRequestId(): string {
   return randomUUID();
 }
+
+/**
+ * What a log line carries for an error, as its `err` field: the message alone, one string. The
+ * messages name the problem and its place; stacks stay out of the node's logs.
+ */
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

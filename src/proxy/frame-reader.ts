@@ -1,4 +1,4 @@
-import { FRAME_HEADER_LENGTH, readFrameHeader, type FrameHeader } from './frames.js';
+import { FRAME_HEADER_LENGTH, MAX_UINT31, readFrameHeader, type FrameHeader } from './frames.js';
 
 /**
  * The bytes of one frame (header included) exactly as received, without copying: a range of the
@@ -29,8 +29,8 @@ export class FrameBytes {
 
   /** The 31-bit value at the start of the payload (WINDOW_UPDATE increment, GOAWAY last stream). */
   payloadUInt31(): number {
-    if (this.pieces !== undefined) return this.payload().readUInt32BE(0) & 0x7fff_ffff;
-    return this.chunk.readUInt32BE(this.start + FRAME_HEADER_LENGTH) & 0x7fff_ffff;
+    if (this.pieces !== undefined) return this.payload().readUInt32BE(0) & MAX_UINT31;
+    return this.chunk.readUInt32BE(this.start + FRAME_HEADER_LENGTH) & MAX_UINT31;
   }
 }
 

@@ -51,7 +51,8 @@ export const ErrorCode = {
 export const DEFAULT_INITIAL_WINDOW_SIZE = 65_535;
 export const DEFAULT_HEADER_TABLE_SIZE = 4096;
 export const DEFAULT_MAX_FRAME_SIZE = 16_384;
-export const MAX_WINDOW_SIZE = 2 ** 31 - 1;
+/** 2^31-1: the largest stream id and window size; stream ids and increments are 31-bit fields. */
+export const MAX_UINT31 = 0x7fff_ffff;
 
 export interface FrameHeader {
   /** Payload length, not counting the 9-byte header. */
@@ -67,7 +68,7 @@ export function readFrameHeader(buf: Buffer, offset = 0, into?: FrameHeader): Fr
   header.length = buf.readUIntBE(offset, 3);
   header.type = buf[offset + 3]!;
   header.flags = buf[offset + 4]!;
-  header.streamId = buf.readUInt32BE(offset + 5) & 0x7fff_ffff;
+  header.streamId = buf.readUInt32BE(offset + 5) & MAX_UINT31;
   return header;
 }
 
@@ -77,13 +78,13 @@ export function encodeFrame(type: number, flags: number, streamId: number, paylo
   frame.writeUIntBE(length, 0, 3);
   frame[3] = type;
   frame[4] = flags;
-  frame.writeUInt32BE(streamId & 0x7fff_ffff, 5);
+  frame.writeUInt32BE(streamId & MAX_UINT31, 5);
   payload?.copy(frame, FRAME_HEADER_LENGTH);
   return frame;
 }
 
 export function windowUpdateFrame(streamId: number, increment: number): Buffer {
-  if (increment <= 0 || increment > MAX_WINDOW_SIZE) {
+  if (increment <= 0 || increment > MAX_UINT31) {
     throw new RangeError(`WINDOW_UPDATE increment ${increment} on stream ${streamId} is out of range`);
   }
   const payload = Buffer.allocUnsafe(4);
@@ -100,7 +101,7 @@ export function rstStreamFrame(streamId: number, errorCode: number): Buffer {
 export function goawayFrame(lastStreamId: number, errorCode: number, debugData = ''): Buffer {
   const debug = Buffer.from(debugData, 'utf8');
   const payload = Buffer.allocUnsafe(8 + debug.length);
-  payload.writeUInt32BE(lastStreamId & 0x7fff_ffff, 0);
+  payload.writeUInt32BE(lastStreamId & MAX_UINT31, 0);
   payload.writeUInt32BE(errorCode, 4);
   debug.copy(payload, 8);
   return encodeFrame(FrameType.GOAWAY, 0, 0, payload);

@@ -1,12 +1,31 @@
 import { encodeLiteralHeaders } from './hpack-encoder.js';
 import { Flag, FrameType, encodeFrame } from './frames.js';
 
-/** gRPC status codes the proxy produces itself. */
+/**
+ * The gRPC status codes (grpc/doc/statuscodes.md): the project's one table, for the codes the
+ * proxy and the injector answer with and the codes they read from the runtime.
+ */
 export const GrpcCode = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
   RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
   INTERNAL: 13,
   UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
 } as const;
+
+export type GrpcCode = (typeof GrpcCode)[keyof typeof GrpcCode];
 
 /** Keeps our own error texts well below any peer's header list limit. */
 const MAX_MESSAGE_CHARS = 2048;

@@ -1,3 +1,4 @@
+import { DEFAULT_HEADER_TABLE_SIZE, MAX_UINT31 } from './frames.js';
 import { huffmanDecode } from './hpack-huffman.js';
 import { STATIC_TABLE } from './hpack-static-table.js';
 
@@ -12,8 +13,6 @@ export function fieldValue(fields: readonly HeaderField[], name: string): string
 
 /** RFC 7541 section 4.1: an entry's size is its octets plus 32. */
 const ENTRY_OVERHEAD = 32;
-/** Bounds integers so a malicious encoding cannot loop or overflow (no legitimate value is near). */
-const MAX_INTEGER = 2 ** 31 - 1;
 /** Distinct :path encodings remembered; a client calls a few dozen CRI methods at most. */
 const PATH_CACHE_ENTRIES = 32;
 
@@ -165,7 +164,8 @@ export class HpackDecoder {
       if (byte === undefined) throw new Error('HPACK integer runs past the end of the header block');
       cursor.pos += 1;
       value += (byte & 0x7f) * 2 ** shift;
-      if (value > MAX_INTEGER) throw new Error('HPACK integer is too large');
+      // Bounds integers so a malicious encoding cannot loop or overflow (no legitimate value is near).
+      if (value > MAX_UINT31) throw new Error('HPACK integer is too large');
       if (!(byte & 0x80)) return value;
       shift += 7;
     }
@@ -190,4 +190,12 @@ export class HpackDecoder {
     }
     return value;
   }
+}
+
+/**
+ * A decoder for a peer whose table size the other end enforces: the proxy only observes. The
+ * table starts at the protocol's 4096 octets, like the other end's, and follows the size updates.
+ */
+export function observingDecoder(): HpackDecoder {
+  return new HpackDecoder(Number.MAX_SAFE_INTEGER, DEFAULT_HEADER_TABLE_SIZE);
 }

@@ -1,11 +1,11 @@
-import { newRequestId, type Logger } from '../log/logger.js';
+import { errorText, newRequestId, type Logger } from '../log/logger.js';
 import type { CallInterceptor, InterceptDecision, InterceptedCall } from './api.js';
 import { ErrorCode, Flag, FrameType, encodeFrame, rstStreamFrame } from './frames.js';
-import type { RuntimeSendWindow } from './flow-control.js';
 import { framedMessage, parseSingleMessage } from './grpc-message.js';
 import { GrpcCode, parseGrpcTimeout, statusFrame } from './grpc-status.js';
 import { fieldValue, type HeaderField } from './hpack-decoder.js';
 import type { Interception, StreamState } from './stream-state.js';
+import type { CallOutcome } from './stream-table.js';
 
 /** An intercepted request body larger than this is refused rather than held in memory. */
 export const MAX_INTERCEPTED_BODY_BYTES = 64 * 1024 * 1024;
@@ -19,13 +19,23 @@ export interface InterceptionHost {
   /** Queues a frame of the proxy's own for the client. */
   injectToClient(frame: Buffer): void;
   /** Resets a stream towards the runtime and drops whatever the runtime still sends on it. */
-  discard(streamId: number): void;
+  reset(streamId: number): void;
   /** Forgets a call that ended; calls back `ended` for an intercepted one. */
-  finish(stream: StreamState, outcome: number | string | undefined): void;
+  finish(stream: StreamState, outcome: CallOutcome): void;
   /** Writes the queued frames to both sockets. */
   flush(): void;
   /** Closes the connection after an error. */
   fail(err: unknown): void;
+}
+
+/** What the interception needs of the runtime's receive window (see RuntimeSendWindow). */
+export interface InterceptionWindow {
+  readonly connection: number;
+  readonly maxFrameSize: number;
+  streamWindow(streamId: number): number;
+  trackStream(streamId: number): void;
+  untrackStream(streamId: number): void;
+  sentOwn(streamId: number, length: number): void;
 }
 
 /**
@@ -41,7 +51,7 @@ export class Interceptions {
   constructor(
     private readonly interceptor: CallInterceptor | undefined,
     private readonly host: InterceptionHost,
-    private readonly window: RuntimeSendWindow,
+    private readonly window: InterceptionWindow,
     private readonly log: Logger,
   ) {}
 
@@ -117,7 +127,7 @@ export class Interceptions {
   }
 
   /** An intercepted call ended (answered, reset, rejected): stops its interceptor and its DATA. */
-  ended(stream: StreamState, interception: Interception, outcome: number | string | undefined): void {
+  ended(stream: StreamState, interception: Interception, outcome: CallOutcome): void {
     if (interception.phase !== 'done') interception.abort.abort(new Error(`call ${stream.method} ended: ${outcome}`));
     const index = this.sending.indexOf(stream);
     if (index >= 0) this.sending.splice(index, 1);
@@ -161,7 +171,7 @@ export class Interceptions {
       .then(
         (decision) => this.applyDecision(stream, decision),
         (err: unknown) => {
-          const message = err instanceof Error ? err.message : String(err);
+          const message = errorText(err);
           this.log.error({ method: stream.method, requestId, err: message }, 'interceptor failed; rejecting the call');
           this.applyDecision(stream, { action: 'reject', code: GrpcCode.INTERNAL, message });
         },
@@ -191,7 +201,7 @@ export class Interceptions {
   }
 
   private reject(stream: StreamState, code: number, message: string): void {
-    this.host.discard(stream.id);
+    this.host.reset(stream.id);
     this.host.injectToClient(statusFrame(stream.id, code, message, !stream.responseHeaders));
     // A server that answers before the request is complete tells the client to stop sending.
     if (!stream.clientEnded) this.host.injectToClient(rstStreamFrame(stream.id, ErrorCode.NO_ERROR));

@@ -1,8 +1,5 @@
 /** What the proxy keeps per call, per intercepted call and per unfinished header block. */
 
-/** The peer broke the protocol in a way that ends the connection with UNAVAILABLE for its calls. */
-export class ProtocolError extends Error {}
-
 export interface Interception {
   /** holding: DATA kept back; deciding: interceptor running; sending: our DATA going out. */
   phase: 'holding' | 'deciding' | 'sending' | 'done';

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { endClient } from './end-client.js';
 import type { FrameReader } from './frame-reader.js';
 import {
   CLIENT_PREFACE,
@@ -14,7 +15,6 @@ import { GrpcCode, statusFrame } from './grpc-status.js';
 
 /** A client that opens no stream at all is let go after this long. */
 const IDLE_CLOSE_MS = 5000;
-const LINGER_MS = 1000;
 
 /**
  * The proxy's stand-in when the runtime cannot be reached: a minimal HTTP/2 server that answers
@@ -69,9 +69,6 @@ export class UnavailableResponder {
     if (this.closing) return;
     this.closing = true;
     clearTimeout(this.idleTimer);
-    if (this.client.destroyed) return;
-    this.client.end(goawayFrame(this.lastAnswered, ErrorCode.NO_ERROR));
-    // A client that keeps its side open after GOAWAY does not keep the socket alive for long.
-    setTimeout(() => this.client.destroy(), LINGER_MS).unref();
+    endClient(this.client, goawayFrame(this.lastAnswered, ErrorCode.NO_ERROR));
   }
 }
