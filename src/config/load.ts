@@ -112,6 +112,8 @@ function applyValues(settings: ShimSettings, doc: ConfigDocument): void {
     settings.registries[host] = current;
   }
   applySignature(settings, shim.signature ?? {});
+  assignDefined(settings.gc, { graceMs: shim.gc?.grace, maxBytes: shim.gc?.max_bytes, intervalMs: shim.gc?.interval });
+  assignDefined(settings.metrics, { listen: shim.metrics?.listen });
   const runtime = doc.crio?.runtime ?? {};
   assignDefined(settings, { defaultRuntime: runtime.default_runtime });
   for (const [handler, table] of Object.entries(runtime.runtimes ?? {})) {

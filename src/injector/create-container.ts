@@ -12,6 +12,7 @@ import {
 import { effectiveCapabilities } from '../seccomp/index.js';
 import { decodeCreateContainer, seccompOverride, type CreateContainerFacts } from './request.js';
 import { rejectionFor } from './errors.js';
+import { noProfile, rejected, type InjectionObserver } from './outcome.js';
 import type { ImageAnnotationSource, ProfilePreparer } from './ports.js';
 import type { RuntimeQueries } from './runtime-queries.js';
 
@@ -26,6 +27,7 @@ export interface CreateContainerInjectorDeps {
   images: ImageAnnotationSource;
   profiles: ProfilePreparer;
   logger: Logger;
+  observer?: InjectionObserver;
 }
 
 /**
@@ -57,6 +59,7 @@ async function injectSeccompProfile(deps: CreateContainerInjectorDeps, call: Int
     if (gate.privileged && Object.keys(facts.podAnnotations).some((key) => annotationNameOf(key) !== undefined)) {
       log.info('Privileged container runs without seccomp: its seccomp profile annotation is ignored');
     }
+    deps.observer?.createContainer('not_considered');
     return unchanged;
   }
 
@@ -65,9 +68,9 @@ async function injectSeccompProfile(deps: CreateContainerInjectorDeps, call: Int
     match = await findAnnotation(deps, facts, call.signal);
   } catch (error) {
     log.error({ err: error }, 'Reading seccomp profile annotations failed');
-    return rejectionFor(error, facts);
+    return rejected(deps.observer, rejectionFor(error, facts), error, false);
   }
-  if (!match) return unchanged;
+  if (!match) return noProfile(deps.observer, facts, unchanged);
 
   log.info(foundAnnotationMessage(match));
   log.info(`Pulling OCI artifact from ref: ${match.reference}`);
@@ -77,10 +80,11 @@ async function injectSeccompProfile(deps: CreateContainerInjectorDeps, call: Int
     log.info(`Retrieved OCI artifact seccomp profile of len: ${profile.publishedLength}`);
     log.info({ profile: profile.path, digest: profile.manifestDigest }, 'Applying seccomp profile from OCI artifact');
     const applied = { [APPLIED_PROFILE_ANNOTATION]: `${match.reference}@${profile.manifestDigest}` };
+    deps.observer?.createContainer('applied');
     return { action: 'forward', message: Buffer.concat([call.message, seccompOverride(profile.path, applied)]) };
   } catch (error) {
     log.error({ err: error, annotation: match.key, ref: match.reference }, 'Seccomp profile from OCI artifact could not be applied');
-    return rejectionFor(error, facts, match);
+    return rejected(deps.observer, rejectionFor(error, facts, match), error, true);
   }
 }
 

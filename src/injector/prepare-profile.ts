@@ -65,7 +65,8 @@ export function createProfilePreparer(deps: ProfilePreparerDeps): ProfilePrepare
       const capabilities = [...target.capabilities].sort();
       const key = `${pulled.manifestDigest} ${capabilities.join(',')}`;
       let path = converted.get(key);
-      if (path === undefined) {
+      // Store gc may have removed a file no container used for a long time: it is written again.
+      if (path === undefined || !(await deps.files.exists(path))) {
         const profile = parseProfile(pulled.bytes, reference);
         const spec = toRuntimeSpec(profile, { arch: deps.node.arch, capabilities, kernelVersion: deps.node.kernelVersion });
         path = await deps.files.write(renderRuntimeSpecProfile(spec));

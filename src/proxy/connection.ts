@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { newRequestId, type Logger } from '../log/logger.js';
-import type { CallInterceptor } from './api.js';
+import type { CallInterceptor, ProxyObserver } from './api.js';
 import { FrameReader, joined, type FrameBytes } from './frame-reader.js';
 import { FrameSink } from './frame-sink.js';
 import {
@@ -33,6 +33,7 @@ export interface ConnectionOptions {
   /** The endpoint as configured, for messages and logs. */
   runtimeEndpoint: string;
   interceptor?: CallInterceptor;
+  observer?: ProxyObserver;
   logger: Logger;
   connectTimeoutMs?: number;
 }
@@ -230,7 +231,7 @@ export class ProxyConnection {
       'runtime not reachable; answering this connection\'s calls with UNAVAILABLE',
     );
     this.client.removeListener('data', this.onClientData);
-    new UnavailableResponder(this.client, this.fromClient, message);
+    new UnavailableResponder(this.client, this.fromClient, message, this.options.observer);
   }
 
   private onRuntimeGone(): void {
@@ -256,6 +257,7 @@ export class ProxyConnection {
     }
     for (const stream of this.streams.values()) {
       if (stream.id > this.runtimeLastStreamId) continue;
+      this.options.observer?.runtimeUnavailable();
       this.toClient.inject(statusFrame(stream.id, GrpcCode.UNAVAILABLE, message, !stream.responseHeaders));
     }
     this.closeStreams();
@@ -517,6 +519,7 @@ export class ProxyConnection {
       return;
     }
     const method = fieldValue(fields, ':path') ?? '';
+    this.options.observer?.callStarted(method);
     const stream: StreamState = {
       id,
       method,
