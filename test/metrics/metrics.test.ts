@@ -50,7 +50,7 @@ describe('metrics: each outcome counted once, with its labels', () => {
         prepare: async (reference) => {
           if (reference.endsWith(':missing')) throw new ArtifactError('NotFound', 'manifest unknown (404)');
           if (reference.endsWith(':down')) throw new ArtifactError('RegistryUnavailable', 'connection refused');
-          if (reference.endsWith(':bad')) throw new ProfileError('not a profile', reference);
+          if (reference.endsWith(':bad')) throw new ProfileError(reference, 'syscalls', 'not a list');
           return { path: '/state/profiles/x.json', manifestDigest: DIGEST, publishedLength: 10 };
         },
       },
