@@ -4,8 +4,8 @@ import type { ProfilePreparer } from './ports.js';
 /**
  * The preparer, with every profile it hands out recorded in the usage index before the runtime
  * is told its path: gc then never sees a file in use as unused. The record on disk is rewritten
- * when a new file appears and otherwise at most once a minute, so a warm CreateContainer costs
- * no disk write.
+ * when a new file appears or the record is gone, and otherwise at most once a minute, so a warm
+ * CreateContainer costs one stat and no write.
  */
 export function recordingUses(inner: ProfilePreparer, uses: ProfileUses, now: () => Date = () => new Date()): ProfilePreparer {
   const known = new Map<string, { use: ProfileUse; written: number }>();
@@ -23,7 +23,8 @@ export function recordingUses(inner: ProfilePreparer, uses: ProfileUses, now: ()
     const newFile = !entry.use.files.includes(file);
     if (newFile) entry.use.files.push(file);
     if (at > entry.use.lastUse) entry.use.lastUse = at;
-    if (!newFile && at.getTime() - entry.written < LAST_USE_RESOLUTION_MS) return;
+    // A record gc removed meanwhile is written again at once.
+    if (!newFile && at.getTime() - entry.written < LAST_USE_RESOLUTION_MS && (await uses.has(reference, manifestDigest))) return;
     entry.written = at.getTime();
     const current = entry;
     // One write at a time per record, each with the newest content.

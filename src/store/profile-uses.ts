@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile, unlink } from 'node:fs/promises';
+import { access, readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomically } from '../files/atomic-write.js';
 
@@ -33,6 +33,13 @@ export class ProfileUses {
 
   async read(reference: string, manifestDigest: string): Promise<ProfileUse | undefined> {
     return parseRecord(await readFile(this.fileOf(reference, manifestDigest), 'utf8').catch(() => undefined));
+  }
+
+  async has(reference: string, manifestDigest: string): Promise<boolean> {
+    return access(this.fileOf(reference, manifestDigest)).then(
+      () => true,
+      () => false,
+    );
   }
 
   async write(use: ProfileUse): Promise<void> {
