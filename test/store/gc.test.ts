@@ -14,6 +14,7 @@ import {
   profileFilesIn,
   ProfileUses,
   readInventory,
+  startBackgroundGc,
   type InUse,
 } from '../../src/store/index.js';
 import { makeTempDir, removeDirSync } from '../support/processes.js';
@@ -215,6 +216,43 @@ describe('store gc: what no container uses goes after the grace period, nothing 
     expect(plan.uses).toHaveLength(1);
     expect(plan.items.length).toBe(4);
     expect(exists(old)).toEqual(ALL);
+  });
+});
+
+describe('background gc', () => {
+  it('runs a pass per interval, one at a time, and stop waits for the running one', async () => {
+    const old = await publish('old', ago(48 * HOUR));
+    const runs: string[] = [];
+    let active = 0;
+    let overlapped = false;
+    const gc = startBackgroundGc(
+      {
+        stateDir,
+        runtimeEndpoint: 'unix:///unused.sock',
+        policy: POLICY,
+        logger: silentLogger(),
+        now: () => NOW,
+        observer: { gcRun: (result) => runs.push(result) },
+        inUse: async () => {
+          active += 1;
+          overlapped ||= active > 1;
+          await new Promise((resolve) => setTimeout(resolve, 30));
+          active -= 1;
+          return inUse([]);
+        },
+      },
+      10,
+      0,
+    );
+    const deadline = Date.now() + 10_000;
+    while (runs.length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    await gc.stop();
+    const stoppedAt = runs.length;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(runs.length).toBe(stoppedAt);
+    expect(runs.slice(0, 3)).toEqual(['removed', 'removed', 'removed']);
+    expect(overlapped).toBe(false);
+    expect(exists(old)).toEqual(NONE);
   });
 });
 
