@@ -122,13 +122,22 @@ function sum(items: Iterable<StoredItem>): number {
  * first (what is left is an unnamed file a later run judges by its age), then tag records (no
  * tag points at a manifest that is gone), then profile files, then blobs, manifests before the
  * content they name (a stored manifest finds its content, as the puller expects). Each removal
- * is one unlink: a file is there, whole, or not at all.
+ * is one unlink: a file is there, whole, or not at all. A profile handed out again since the
+ * plan was made has a newer record: that record, and every file a record names now, stays.
  */
 export async function executeGc(stateDir: string, plan: GcPlan): Promise<void> {
   const uses = new ProfileUses(stateDir);
-  for (const { use } of plan.uses) await uses.remove(use);
+  for (const { use } of plan.uses) {
+    const current = await uses.read(use.reference, use.manifestDigest);
+    if (current && current.lastUse > use.lastUse) continue;
+    await uses.remove(use);
+  }
+  const named = new Set((await uses.list()).flatMap((use) => use.files));
   for (const tag of plan.tags) await unlinkIfThere(tag.file);
-  for (const { item } of plan.items) await unlinkIfThere(item.file);
+  for (const { item } of plan.items) {
+    if (item.kind === 'profile' && named.has(item.file)) continue;
+    await unlinkIfThere(item.file);
+  }
 }
 
 async function unlinkIfThere(file: string): Promise<void> {

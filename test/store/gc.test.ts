@@ -183,6 +183,15 @@ describe('store gc: what no container uses goes after the grace period, nothing 
     expect(exists(used)).toEqual(ALL);
   });
 
+  it('a profile handed out again between the plan and the removal keeps its record and its file', async () => {
+    const old = await publish('old', ago(48 * HOUR));
+    const plan = await planGc(await readInventory(stateDir), inUse([]), POLICY, NOW);
+    expect(plan.uses).toHaveLength(1);
+    await uses.write({ reference: old.reference, manifestDigest: old.manifestDigest, files: [old.file], lastUse: NOW });
+    await executeGc(stateDir, plan);
+    expect(exists(old)).toEqual({ record: true, file: true, manifest: false, layer: false });
+  });
+
   it('removes nothing when the runtime does not list its containers', async () => {
     const old = await publish('old', ago(48 * HOUR));
     const runs: string[] = [];
