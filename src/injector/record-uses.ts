@@ -1,5 +1,6 @@
+import { parseAppliedProfiles } from '../store/containers-in-use.js';
 import { LAST_USE_RESOLUTION_MS, type ProfileUse, type ProfileUses } from '../store/profile-uses.js';
-import type { ProfilePreparer } from './ports.js';
+import type { PreparedProfile, ProfilePreparer } from './ports.js';
 
 /**
  * The preparer, with every profile it hands out recorded in the usage index before the runtime
@@ -11,7 +12,7 @@ export function recordingUses(inner: ProfilePreparer, uses: ProfileUses, now: ()
   const known = new Map<string, { use: ProfileUse; written: number }>();
   const writes = new Map<string, Promise<void>>();
 
-  async function record(reference: string, manifestDigest: string, file: string): Promise<void> {
+  async function record(reference: string, manifestDigest: string, file: string, bases: string[]): Promise<void> {
     const key = `${reference}@${manifestDigest}`;
     const at = now();
     let entry = known.get(key);
@@ -22,6 +23,7 @@ export function recordingUses(inner: ProfilePreparer, uses: ProfileUses, now: ()
     }
     const newFile = !entry.use.files.includes(file);
     if (newFile) entry.use.files.push(file);
+    if (bases.length > 0) entry.use.bases = bases;
     if (at > entry.use.lastUse) entry.use.lastUse = at;
     // A record gc removed meanwhile is written again at once.
     if (!newFile && at.getTime() - entry.written < LAST_USE_RESOLUTION_MS && (await uses.has(reference, manifestDigest))) return;
@@ -41,8 +43,17 @@ export function recordingUses(inner: ProfilePreparer, uses: ProfileUses, now: ()
   return {
     async prepare(reference, target, signal) {
       const prepared = await inner.prepare(reference, target, signal);
-      await record(reference, prepared.manifestDigest, prepared.path);
+      await record(reference, prepared.manifestDigest, prepared.path, basesOf(prepared));
       return prepared;
     },
   };
+}
+
+/**
+ * The base profiles' digests when the preparer reports its whole chain as the audit annotation's
+ * `REF@DIGEST,BASE@DIGEST,...` (`applied`); none when it reports only the head.
+ */
+function basesOf(prepared: PreparedProfile & { applied?: unknown }): string[] {
+  if (typeof prepared.applied !== 'string') return [];
+  return parseAppliedProfiles(prepared.applied).digests.filter((digest) => digest !== prepared.manifestDigest);
 }

@@ -59,7 +59,10 @@ export async function planGc(inventory: Inventory, inUse: InUse, policy: GcPolic
       const item = inventory.profiles.get(file);
       if (item) items.push(item);
     }
-    for (const digest of await blobClosure(inventory, use.manifestDigest)) items.push(inventory.blobs.get(digest) as StoredItem);
+    const seen = new Set<string>();
+    for (const head of [use.manifestDigest, ...(use.bases ?? [])]) {
+      for (const digest of await blobClosure(inventory, head, seen)) items.push(inventory.blobs.get(digest) as StoredItem);
+    }
     for (const item of items) claimed.add(item);
     const inUseNow = inUse.manifestDigests.has(use.manifestDigest) || items.some(isProtected);
     units.push({ use, items, lastUse: use.lastUse, inUse: inUseNow });

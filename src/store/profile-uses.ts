@@ -13,6 +13,8 @@ export interface ProfileUse {
   manifestDigest: string;
   /** Absolute paths of the runtime-spec files converted from this artifact (one per capability set). */
   files: string[];
+  /** Manifest digests of base profiles stacked under it (SPO's chain), kept with it. */
+  bases?: string[];
   lastUse: Date;
 }
 
@@ -72,8 +74,9 @@ function parseRecord(text: string | undefined): ProfileUse | undefined {
     const raw = JSON.parse(text) as Record<string, unknown>;
     const lastUse = new Date(String(raw.lastUse));
     if (typeof raw.reference !== 'string' || typeof raw.manifestDigest !== 'string' || Number.isNaN(lastUse.getTime())) return undefined;
-    const files = Array.isArray(raw.files) ? raw.files.filter((f): f is string => typeof f === 'string') : [];
-    return { reference: raw.reference, manifestDigest: raw.manifestDigest, files, lastUse };
+    const strings = (value: unknown) => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
+    const bases = strings(raw.bases);
+    return { reference: raw.reference, manifestDigest: raw.manifestDigest, files: strings(raw.files), lastUse, ...(bases.length > 0 ? { bases } : {}) };
   } catch {
     return undefined;
   }

@@ -1,11 +1,11 @@
+import path from 'node:path';
 import { containersInUse, type InUse } from './containers-in-use.js';
 import { blobClosure, readInventory, type Inventory } from './inventory.js';
-import path from 'node:path';
 
 export interface ProfileStatus {
   reference: string;
   manifestDigest: string;
-  /** Bytes of its converted files and the blobs its digest stands for. */
+  /** Bytes of its converted files and the blobs its digest (and its base profiles') stand for. */
   bytes: number;
   files: number;
   /** When the shim last handed it to a container; null for a profile only a container names. */
@@ -38,7 +38,7 @@ export async function storeStatus(stateDir: string, runtimeEndpoint: string): Pr
     profiles.push({
       reference: use.reference,
       manifestDigest: use.manifestDigest,
-      bytes: await bytesOf(inventory, use.files, use.manifestDigest),
+      bytes: await bytesOf(inventory, use.files, [use.manifestDigest, ...(use.bases ?? [])]),
       files: use.files.filter((f) => inventory.profiles.has(f)).length,
       lastUse: use.lastUse.toISOString(),
       containers: inUse ? inUse.containers.filter((c) => c.digests.includes(use.manifestDigest) || c.files?.some((f) => use.files.includes(f))).length : null,
@@ -51,7 +51,7 @@ export async function storeStatus(stateDir: string, runtimeEndpoint: string): Pr
       profiles.push({
         reference: applied.reference,
         manifestDigest: applied.digest,
-        bytes: await bytesOf(inventory, container.files ?? [], applied.digest),
+        bytes: await bytesOf(inventory, container.files ?? [], [applied.digest]),
         files: (container.files ?? []).filter((f) => inventory.profiles.has(f)).length,
         lastUse: null,
         containers: inUse?.containers.filter((c) => c.digests.includes(applied.digest)).length ?? null,
@@ -78,9 +78,12 @@ export async function storeStatus(stateDir: string, runtimeEndpoint: string): Pr
   };
 }
 
-async function bytesOf(inventory: Inventory, files: string[], manifestDigest: string): Promise<number> {
+async function bytesOf(inventory: Inventory, files: string[], manifestDigests: string[]): Promise<number> {
   let total = 0;
   for (const file of new Set(files)) total += inventory.profiles.get(file)?.bytes ?? 0;
-  for (const digest of await blobClosure(inventory, manifestDigest)) total += inventory.blobs.get(digest)?.bytes ?? 0;
+  const seen = new Set<string>();
+  for (const head of manifestDigests) {
+    for (const digest of await blobClosure(inventory, head, seen)) total += inventory.blobs.get(digest)?.bytes ?? 0;
+  }
   return total;
 }

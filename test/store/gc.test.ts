@@ -127,6 +127,19 @@ describe('store gc: what no container uses goes after the grace period, nothing 
     expect(exists(kept)).toEqual(ALL);
   });
 
+  it('keeps the base profiles a kept profile is stacked on, and removes them with it', async () => {
+    const base = await publish('base', ago(90 * 24 * HOUR));
+    await uses.remove(base);
+    const top = await publish('top', ago(HOUR));
+    await uses.write({ reference: top.reference, manifestDigest: top.manifestDigest, files: [top.file], bases: [base.manifestDigest], lastUse: ago(HOUR) });
+    await gcOnce(inUse([]));
+    expect(exists(base)).toEqual({ record: false, file: false, manifest: true, layer: true });
+    await uses.write({ reference: top.reference, manifestDigest: top.manifestDigest, files: [top.file], bases: [base.manifestDigest], lastUse: ago(48 * HOUR) });
+    await gcOnce(inUse([]));
+    expect(exists(base)).toEqual({ record: false, file: false, manifest: false, layer: false });
+    expect(exists(top)).toEqual(NONE);
+  });
+
   it('keeps every profile file when the runtime does not say which file a container loads', async () => {
     const old = await publish('old', ago(48 * HOUR));
     await gcOnce(inUse([{ files: undefined }]));

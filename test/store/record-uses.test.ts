@@ -55,6 +55,16 @@ describe('profile usage records', () => {
     expect((await uses.read(REF, DIGEST))?.files.sort()).toEqual([first.path, second.path].sort());
   });
 
+  it('records the base profiles of a chain the preparer reports as REF@DIGEST,BASE@DIGEST', async () => {
+    const BASE = `sha256:${'b'.repeat(64)}`;
+    const inner = {
+      prepare: async () => ({ path: path.join(stateDir, 'profiles', 'x.json'), manifestDigest: DIGEST, publishedLength: 1, applied: `${REF}@${DIGEST},reg/base:v1@${BASE}` }),
+    };
+    const profiles = recordingUses(inner, new ProfileUses(stateDir));
+    await profiles.prepare(REF, { capabilities: [] }, new AbortController().signal);
+    expect((await new ProfileUses(stateDir).read(REF, DIGEST))?.bases).toEqual([BASE]);
+  });
+
   it('a file gc removed is written again, not handed out from the memory cache', async () => {
     const profiles = preparer(() => new Date());
     const signal = new AbortController().signal;
