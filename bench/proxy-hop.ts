@@ -6,7 +6,10 @@
  * pipe and the shim each run in a child process of their own, as the shim runs beside kubelet, so
  * that each one's CPU time can be read from its /proc/PID/stat.
  *
- *   npx tsx bench/proxy-hop.ts [--iterations N] [--containers N]
+ *   npx tsx bench/proxy-hop.ts [--iterations N] [--containers N] [--metrics]
+ *
+ * --metrics adds a fourth target, the shim with its metrics observer on, and prints what metrics
+ * cost per proxied call against the shim of the same run.
  *
  * Prints p50/p90/p99 and CPU time per call for each method and target, then every target of the
  * issue as a ratio of the shim to the pipe, with the pipe's own ratio to direct beside it:
@@ -22,6 +25,7 @@ import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import { criType } from '../src/cri/proto.js';
 import { silentLogger } from '../src/log/logger.js';
+import { ShimMetrics } from '../src/metrics/index.js';
 import { startProxy, type CallInterceptor } from '../src/proxy/index.js';
 import { startContainerd } from '../test/support/containerd.js';
 import { connectCri, containerConfig, podSandboxConfig } from '../test/support/cri.js';
@@ -34,6 +38,7 @@ function flag(name: string, fallback: number): number {
 const ITERATIONS = flag('--iterations', 20_000);
 const CONTAINERS = flag('--containers', 50);
 const WARMUP = 1500;
+const WITH_METRICS = process.argv.includes('--metrics');
 const TARGET_P50_RATIO = 1.05;
 const TARGET_P90_EXTRA_MS = 0.1;
 const TARGET_CPU_RATIO = 1.5;
@@ -73,8 +78,15 @@ async function servePipe(listenPath: string, runtimePath: string): Promise<() =>
   return () => new Promise((resolve) => server.close(() => resolve()));
 }
 
-async function serveShim(listenPath: string, runtimeEndpoint: string): Promise<() => Promise<void>> {
-  const proxy = await startProxy({ listenPath, runtimeEndpoint, interceptor: passThroughInterceptor, logger: silentLogger() });
+async function serveShim(listenPath: string, runtimeEndpoint: string, metrics: boolean): Promise<() => Promise<void>> {
+  const observer = metrics ? new ShimMetrics({ cacheEntries: () => 0, stateDir: os.tmpdir() }) : undefined;
+  const proxy = await startProxy({
+    listenPath,
+    runtimeEndpoint,
+    interceptor: passThroughInterceptor,
+    logger: silentLogger(),
+    ...(observer ? { observer } : {}),
+  });
   return () => proxy.stop();
 }
 
@@ -94,8 +106,10 @@ function processCpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
 }
 
-/** Runs one hop (`pipe` or `shim`) in a child process of its own. */
-async function startHop(kind: 'pipe' | 'shim', dir: string, runtimeEndpoint: string): Promise<Hop> {
+type HopKind = 'pipe' | 'shim' | 'shim+m';
+
+/** Runs one hop in a child process of its own: the pipe, the shim, or the shim with its metrics observer on. */
+async function startHop(kind: HopKind, dir: string, runtimeEndpoint: string): Promise<Hop> {
   const socketPath = path.join(dir, `${kind}.sock`);
   const child: ChildProcess = spawn(
     process.execPath,
@@ -122,7 +136,7 @@ async function serve(kind: string, socketPath: string, runtimeEndpoint: string):
   const stop =
     kind === 'pipe'
       ? await servePipe(socketPath, runtimeEndpoint.replace(/^unix:\/\//, ''))
-      : await serveShim(socketPath, runtimeEndpoint);
+      : await serveShim(socketPath, runtimeEndpoint, kind === 'shim+m');
   process.once('SIGTERM', () => void stop().then(() => process.exit(0)));
   process.stdout.write('ready\n');
 }
@@ -167,6 +181,11 @@ async function main(): Promise<void> {
       { name: 'pipe', client: client(pipe.socketPath), hop: pipe },
       { name: 'shim', client: client(shim.socketPath), hop: shim },
     ];
+    if (WITH_METRICS) {
+      const metered = await startHop('shim+m', scratch, node.endpoint);
+      hops.push(metered);
+      targets.push({ name: 'shim+m', client: client(metered.socketPath), hop: metered });
+    }
 
     const methods: Array<[string, string, Buffer]> = [
       ['Version', '/runtime.v1.RuntimeService/Version', Buffer.from(criType('VersionRequest').encode({ version: 'v1' }).finish())],
@@ -229,6 +248,15 @@ async function main(): Promise<void> {
           `  CPU per call shim/pipe ${ratio(cpu)} (target <= ${TARGET_CPU_RATIO}x: ${verdict(cpu <= TARGET_CPU_RATIO)}); ` +
           `pipe ${pipeF!.cpuUs!.toFixed(1)} us, shim ${shimF!.cpuUs!.toFixed(1)} us per call`,
       );
+    }
+    if (WITH_METRICS) {
+      console.log('\nWhat metrics cost per proxied call (the shim with its metrics observer on, against the shim, same run)');
+      for (const [name, [, , shimF, meteredF]] of results) {
+        console.log(
+          `${name}: p50 ${ratio(meteredF!.p50 / shimF!.p50)} (${((meteredF!.p50 - shimF!.p50) * 1000).toFixed(0)} us), ` +
+            `CPU per call ${ratio(meteredF!.cpuUs! / shimF!.cpuUs!)} (${meteredF!.cpuUs!.toFixed(1)} vs ${shimF!.cpuUs!.toFixed(1)} us)`,
+        );
+      }
     }
     console.log(`\nload ${os.loadavg()[0]!.toFixed(2)} at the end`);
   } finally {

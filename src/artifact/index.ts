@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Logger } from '../log/logger.js';
 import type { ArtifactMode } from './artifact-rules.js';
 import { KUBELET_AUTH_FILE } from './credentials.js';
-import { ProfilePuller, type PulledProfile } from './pull.js';
+import { ProfilePuller, type PulledProfile, type PullObserver } from './pull.js';
 import { pushProfile, type PushedProfile, type PushProfileOptions } from './push.js';
 import { RegistryClient, type RegistryHostConfig, type RetryOptions } from './registry-client.js';
 import { ContentStore } from './store.js';
@@ -29,7 +29,7 @@ export {
   type PutManifestResult,
 } from './registry-client.js';
 export { readImageAnnotations, mergedImageAnnotations, type ImageAnnotations, type ReadManifest } from './image-annotations.js';
-export type { PulledProfile } from './pull.js';
+export type { PulledProfile, PullObserver, PullSource } from './pull.js';
 export type { PushedProfile, PushProfileOptions } from './push.js';
 export type { ArtifactMode } from './artifact-rules.js';
 export type { Timeouts } from './transport.js';
@@ -56,6 +56,7 @@ export interface ArtifactClientOptions {
   allowStaleTagOnError?: boolean;
   logger?: Logger;
   userAgent?: string;
+  observer?: PullObserver;
 }
 
 export interface PushOptions extends Omit<PushProfileOptions, 'profile'> {
@@ -70,6 +71,8 @@ export interface ArtifactClient {
   push(options: PushOptions): Promise<PushedProfile>;
   /** The lower-level distribution client (manifests, blobs, referrers, annotations). */
   registry: RegistryClient;
+  /** Profiles held in the memory cache now. */
+  cacheEntries(): number;
   /** Closes idle connections. */
   close(): void;
 }
@@ -100,6 +103,7 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
     },
     allowStaleTagOnError: options.allowStaleTagOnError ?? false,
     logger: options.logger,
+    observer: options.observer,
   });
   return {
     pullProfile: (reference, pullOptions) => puller.pullProfile(reference, pullOptions),
@@ -109,6 +113,7 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
       return pushProfile(registry, { title: path.basename(profile.file), ...rest, profile: await readFile(profile.file) });
     },
     registry,
+    cacheEntries: () => puller.cacheEntries,
     close: () => registry.close(),
   };
 }

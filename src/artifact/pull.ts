@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { LRUCache } from 'lru-cache';
 import { errorText, type Logger } from '../log/logger.js';
 import { profileLayerOf, type ArtifactMode } from './artifact-rules.js';
@@ -43,6 +44,14 @@ export interface PullCacheOptions {
   ttlMs: number;
 }
 
+/** Where a pulled profile came from, as metrics name it. */
+export type PullSource = 'memory' | 'store' | 'registry';
+
+/** Told of every pull and how long it took; a failed pull counts under `registry`, where pulls fail. */
+export interface PullObserver {
+  profilePulled(result: 'success' | 'error', source: PullSource, seconds: number): void;
+}
+
 export interface ProfilePullerOptions {
   registry: RegistryClient;
   store: ContentStore;
@@ -53,6 +62,7 @@ export interface ProfilePullerOptions {
   allowStaleTagOnError: boolean;
   platform?: Platform;
   logger?: Logger;
+  observer?: PullObserver;
 }
 
 type CachedProfile = Omit<PulledProfile, 'reference' | 'registry' | 'repository' | 'fromCache'>;
@@ -89,12 +99,26 @@ export class ProfilePuller {
   async pullProfile(input: string, options: { signal?: AbortSignal } = {}): Promise<PulledProfile> {
     const reference = parseReference(input);
     const key = formatReference(reference);
-    const pulled = await untilAborted(
-      this.inflight.run(key, () => this.pull(reference)),
-      options.signal,
-      () => new ArtifactError('RegistryUnavailable', `pulling "${key}": aborted by the caller`),
-    );
+    const observer = this.options.observer;
+    const started = observer ? performance.now() : 0;
+    let pulled: PulledProfile;
+    try {
+      pulled = await untilAborted(
+        this.inflight.run(key, () => this.pull(reference)),
+        options.signal,
+        () => new ArtifactError('RegistryUnavailable', `pulling "${key}": aborted by the caller`),
+      );
+    } catch (error) {
+      observer?.profilePulled('error', 'registry', (performance.now() - started) / 1000);
+      throw error;
+    }
+    observer?.profilePulled('success', pulled.fromCache === 'network' ? 'registry' : pulled.fromCache, (performance.now() - started) / 1000);
     return { ...pulled, reference: input };
+  }
+
+  /** Profiles held in memory now. */
+  get cacheEntries(): number {
+    return this.profiles.size;
   }
 
   private async pull(reference: Reference): Promise<PulledProfile> {

@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 import { ConfigError } from '../config/index.js';
+import { gc } from './gc.js';
 import { pull } from './pull.js';
 import { push } from './push.js';
 import { serve } from './serve.js';
+import { status } from './status.js';
 import { USAGE, UsageError } from './usage.js';
 import { shimVersion } from './version.js';
 
-const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { serve, pull, push };
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { serve, pull, push, gc, status };
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;

@@ -1,18 +1,31 @@
 import type { ShimSettings } from '../config/index.js';
+import { createCriProbe } from '../cri/probe.js';
 import { createInjector } from '../injector/index.js';
 import type { Logger } from '../log/logger.js';
+import { ShimMetrics, startMetricsServer, type MetricsServer } from '../metrics/index.js';
 import { startProxy } from '../proxy/index.js';
+import { startBackgroundGc } from '../store/index.js';
 
 export interface ShimService {
+  /** Where metrics are served, when `[shim.metrics] listen` is set. */
+  readonly metricsAddress?: string;
   stop(): Promise<void>;
 }
 
+const READY_TIMEOUT_MS = 2000;
+
 /**
- * The shim assembled from its settings: the CreateContainer injector behind the proxy's socket.
+ * The shim assembled from its settings: the CreateContainer injector behind the proxy's socket,
+ * the metrics listener when one is configured, and store gc in the background.
  * `serve` runs it until a signal; the tests run the very same assembly in process.
  */
 export async function startShimService(settings: ShimSettings, logger: Logger): Promise<ShimService> {
-  const injector = createInjector(settings, logger);
+  const metrics = settings.metrics.listen ? new ShimMetrics({ cacheEntries: () => injector.cacheEntries(), stateDir: settings.stateDir }) : undefined;
+  const injector = createInjector(settings, logger, metrics);
+  const stops: (() => Promise<void> | void)[] = [() => injector.close()];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop();
+  };
   try {
     const proxy = await startProxy({
       listenPath: settings.listen,
@@ -20,15 +33,44 @@ export async function startShimService(settings: ShimSettings, logger: Logger): 
       interceptor: injector.interceptor,
       logger,
       shutdownGraceMs: settings.shutdownGraceMs,
+      ...(metrics ? { observer: metrics } : {}),
     });
+    stops.push(() => proxy.stop());
+    let metricsServer: MetricsServer | undefined;
+    if (metrics) {
+      const runtime = createCriProbe(settings.runtimeEndpoint);
+      stops.push(() => runtime.close());
+      metricsServer = await startMetricsServer({
+        listen: settings.metrics.listen,
+        registry: metrics.registry,
+        logger,
+        async notReady() {
+          const answer = await runtime.check(READY_TIMEOUT_MS);
+          return answer.ok ? undefined : `runtime does not answer: ${answer.error}`;
+        },
+      });
+      stops.push(() => metricsServer?.stop());
+    }
+    if (settings.gc.intervalMs > 0) {
+      const gc = startBackgroundGc(
+        {
+          stateDir: settings.stateDir,
+          runtimeEndpoint: settings.runtimeEndpoint,
+          policy: { graceMs: settings.gc.graceMs, maxBytes: settings.gc.maxBytes },
+          logger,
+          ...(metrics ? { observer: metrics } : {}),
+        },
+        settings.gc.intervalMs,
+      );
+      stops.push(() => gc.stop());
+    }
+    let stopping: Promise<void> | undefined;
     return {
-      async stop() {
-        await proxy.stop();
-        injector.close();
-      },
+      ...(metricsServer ? { metricsAddress: metricsServer.address } : {}),
+      stop: () => (stopping ??= stopAll()),
     };
   } catch (error) {
-    injector.close();
+    await stopAll();
     throw error;
   }
 }

@@ -13,6 +13,8 @@ Commands:
   pull REF [-o FILE]    Fetch, verify and validate the seccomp profile an OCI artifact holds
                         (and the SPO base profiles it stacks on).
   push FILE REF         Publish a seccomp profile as an OCI artifact (and sign it).
+  gc [--dry-run]        Remove stored profiles and blobs no container uses (serve does it hourly).
+  status [--json]       Whether the shim and the runtime answer; the profiles the store holds.
   version               Print the version.
   help                  Print this text.
 
@@ -23,6 +25,10 @@ Options for serve:
                             (default unix:///run/containerd/containerd.sock)
   --state-dir DIR           Profiles, blobs and metadata (default /var/lib/seccomp-oci-shim)
   --log-level LEVEL         trace, debug, info, warn, error (default info)
+
+Options for gc and status: those of serve (the same node), and
+  --dry-run                 gc: print what would be removed, remove nothing
+  --json                    status: one JSON document instead of text
 
 Options for every command:
   --config FILE             Main TOML file (default /etc/seccomp-oci-shim/config.toml)

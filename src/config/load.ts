@@ -117,6 +117,8 @@ function applyValues(settings: ShimSettings, doc: ConfigDocument): void {
     assignDefined(current, { baselineProfile: table.baseline_profile, applyToRuntimeDefault: table.apply_to_runtime_default });
     settings.runtimes[handler] = current;
   }
+  assignDefined(settings.gc, { graceMs: shim.gc?.grace, maxBytes: shim.gc?.max_bytes, intervalMs: shim.gc?.interval });
+  assignDefined(settings.metrics, { listen: shim.metrics?.listen });
   const runtime = doc.crio?.runtime ?? {};
   assignDefined(settings, { defaultRuntime: runtime.default_runtime });
   for (const [handler, table] of Object.entries(runtime.runtimes ?? {})) {

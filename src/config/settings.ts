@@ -44,6 +44,10 @@ export interface ShimSettings {
   registries: Record<string, RegistrySettings>;
   /** Which profiles need signatures, and whose count. */
   signature: SignaturePolicy;
+  /** Store hygiene: profiles and blobs no container uses (src/store/). */
+  gc: { graceMs: number; maxBytes: number; intervalMs: number };
+  /** The Prometheus listener: `host:port` or a unix socket path; empty for none. */
+  metrics: { listen: string };
 }
 
 export function defaultSettings(): ShimSettings {
@@ -68,6 +72,8 @@ export function defaultSettings(): ShimSettings {
     registries: {},
     // CRI-O applies unsigned profiles; operators opt in to signatures per registry or by default.
     signature: { default: { mode: 'none' }, rules: [] },
+    gc: { graceMs: 24 * 3_600_000, maxBytes: 256 * 1024 * 1024, intervalMs: 3_600_000 },
+    metrics: { listen: '' },
   };
 }
 
@@ -152,6 +158,11 @@ export const CONFIG_SCHEMA = {
             cache: { kind: 'table', fields: { entries: { kind: 'integer', min: 1 }, ttl: { kind: 'duration' } } },
           },
         },
+        gc: {
+          kind: 'table',
+          fields: { grace: { kind: 'duration' }, max_bytes: { kind: 'integer', min: 1024 * 1024 }, interval: { kind: 'duration' } },
+        },
+        metrics: { kind: 'table', fields: { listen: { kind: 'string' } } },
       },
     },
     crio: {

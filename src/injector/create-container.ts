@@ -13,6 +13,7 @@ import {
 import { effectiveCapabilities } from '../seccomp/index.js';
 import { decodeCreateContainer, seccompOverride, type CreateContainerFacts } from './request.js';
 import { rejectionFor } from './errors.js';
+import { noProfile, rejected, type InjectionObserver } from './outcome.js';
 import type { ImageAnnotationSource, ProfilePreparer } from './ports.js';
 import type { RuntimeQueries } from './runtime-queries.js';
 import { baselineMessage, type Baseline } from './baselines.js';
@@ -33,6 +34,7 @@ export interface CreateContainerInjectorDeps {
   logger: Logger;
   /** Each runtime handler's `baseline_profile`, read at start-up (see loadBaselines). */
   baselines?: ReadonlyMap<string, Baseline>;
+  observer?: InjectionObserver;
 }
 
 /**
@@ -65,6 +67,7 @@ async function injectSeccompProfile(deps: CreateContainerInjectorDeps, call: Int
     if (gate.privileged && Object.keys(facts.podAnnotations).some((key) => annotationNameOf(key) !== undefined)) {
       log.info('Privileged container runs without seccomp: its seccomp profile annotation is ignored');
     }
+    deps.observer?.createContainer('not_considered');
     return unchanged;
   }
 
@@ -74,9 +77,9 @@ async function injectSeccompProfile(deps: CreateContainerInjectorDeps, call: Int
     ({ match, handler } = await findAnnotation(deps, facts, call.signal, runtimeDefault));
   } catch (error) {
     log.error({ err: errorText(error) }, 'Reading seccomp profile annotations failed');
-    return rejectionFor(error, facts);
+    return rejected(deps.observer, rejectionFor(error, facts), error, false);
   }
-  if (!match) return unchanged;
+  if (!match) return noProfile(deps.observer, facts, unchanged);
 
   log.info(foundAnnotationMessage(match));
   log.info(`Pulling OCI artifact from ref: ${match.reference}`);
@@ -94,10 +97,11 @@ async function injectSeccompProfile(deps: CreateContainerInjectorDeps, call: Int
       [APPLIED_PROFILE_ANNOTATION]: profile.applied,
       ...(profile.baseline ? { [APPLIED_BASELINE_ANNOTATION]: `${profile.baseline.file}@${profile.baseline.digest}` } : {}),
     };
+    deps.observer?.createContainer('applied');
     return { action: 'forward', message: Buffer.concat([call.message, seccompOverride(profile.path, applied)]) };
   } catch (error) {
     log.error({ err: errorText(error), annotation: match.key, ref: match.reference }, 'Seccomp profile from OCI artifact could not be applied');
-    return rejectionFor(error, facts, match);
+    return rejected(deps.observer, rejectionFor(error, facts, match), error, true);
   }
 }
 

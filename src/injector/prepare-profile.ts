@@ -72,7 +72,8 @@ export function createProfilePreparer(deps: ProfilePreparerDeps): ProfilePrepare
       const { baseline } = target;
       const key = `${chain.key} ${capabilities.join(',')} ${baseline ? `${baseline.file}@${baseline.digest}` : ''}`;
       let written = converted.get(key);
-      if (written === undefined) {
+      // Store gc may have removed a file no container used for a long time: it is written again.
+      if (written === undefined || !(await deps.files.exists(written.path))) {
         const forContainer = { arch: deps.node.arch, capabilities, kernelVersion: deps.node.kernelVersion };
         const spec = toRuntimeSpec(chain.profile, forContainer);
         const merged = baseline ? intersectWithBaseline(baseline, spec, forContainer) : undefined;

@@ -23,6 +23,14 @@ export class ProfileFiles {
     return target;
   }
 
+  /** Whether the file is (still) there. */
+  async exists(file: string): Promise<boolean> {
+    return fs.access(file).then(
+      () => true,
+      () => false,
+    );
+  }
+
   private async holds(file: string, digest: string): Promise<boolean> {
     try {
       return createHash('sha256').update(await fs.readFile(file)).digest('hex') === digest;

@@ -23,6 +23,16 @@ export interface CallInterceptor {
   intercept(call: InterceptedCall): Promise<InterceptDecision>;
 }
 
+/** Told of connections and calls as they happen (metrics); runs once per call, so it must be cheap. */
+export interface ProxyObserver {
+  connectionOpened(): void;
+  connectionClosed(): void;
+  /** A call's header block arrived: once per call, whatever becomes of it. */
+  callStarted(method: string): void;
+  /** A call was answered UNAVAILABLE because the runtime could not be reached or went away. */
+  runtimeUnavailable(): void;
+}
+
 export interface ProxyOptions {
   /** The socket the proxy serves (kubelet's --container-runtime-endpoint). */
   listenPath: string;
@@ -30,6 +40,7 @@ export interface ProxyOptions {
   runtimeEndpoint: string;
   interceptor?: CallInterceptor;
   logger: Logger;
+  observer?: ProxyObserver;
   /** How long `stop()` lets in-flight calls finish; 5000 ms by default. */
   shutdownGraceMs?: number;
 }

@@ -1,3 +1,4 @@
+import type { ProxyObserver } from './api.js';
 import { ProtocolError } from './errors.js';
 import { FrameReader, joined, type FrameBytes } from './frame-reader.js';
 import { FrameScanner, passesAsItCame } from './frame-scanner.js';
@@ -104,6 +105,7 @@ export class ClientToRuntime {
     private readonly toRuntime: RuntimeSink,
     /** Off in debug runs: every chunk takes the pump. */
     private readonly fastPath: boolean,
+    private readonly observer?: ProxyObserver,
   ) {}
 
   /** The client socket's 'data' listener. */
@@ -301,6 +303,7 @@ export class ClientToRuntime {
   private openCall(streamId: number, fields: HeaderField[], endStream: boolean): void {
     const method = fieldValue(fields, ':path') ?? '';
     const stream = this.calls.open(streamId, method, endStream);
+    if (stream !== undefined) this.observer?.callStarted(method);
     if (stream !== undefined && !endStream && this.interceptions.intercepts(method)) {
       this.interceptions.begin(stream, fields);
     }

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { errorText, type Logger } from '../log/logger.js';
-import type { CallInterceptor } from './api.js';
+import type { CallInterceptor, ProxyObserver } from './api.js';
 import { ClientToRuntime } from './client-to-runtime.js';
 import { endClient } from './end-client.js';
 import { ProtocolError } from './errors.js';
@@ -21,6 +21,7 @@ export interface ConnectionOptions {
   /** The endpoint as configured, for messages and logs. */
   runtimeEndpoint: string;
   interceptor?: CallInterceptor;
+  observer?: ProxyObserver;
   logger: Logger;
   connectTimeoutMs?: number;
 }
@@ -104,6 +105,7 @@ export class ProxyConnection {
       giveBack,
       this.toRuntime,
       !debug,
+      options.observer,
     );
     this.fromRuntime = new RuntimeToClient(this, this.calls, this.window, this.toClient, this.toRuntime, debug);
 
@@ -240,7 +242,7 @@ export class ProxyConnection {
       'runtime not reachable; answering this connection\'s calls with UNAVAILABLE',
     );
     this.client.removeListener('data', this.fromClient.onData);
-    new UnavailableResponder(this.client, this.fromClient.reader, message);
+    new UnavailableResponder(this.client, this.fromClient.reader, message, this.options.observer);
   }
 
   private onRuntimeGone(): void {
@@ -269,6 +271,7 @@ export class ProxyConnection {
       return;
     }
     for (const stream of this.calls.unanswered()) {
+      this.options.observer?.runtimeUnavailable();
       this.toClient.inject(statusFrame(stream.id, GrpcCode.UNAVAILABLE, message, !stream.responseHeaders));
     }
     this.closeCalls();

@@ -2,6 +2,7 @@ export type {
   CallInterceptor,
   InterceptDecision,
   InterceptedCall,
+  ProxyObserver,
   ProxyOptions,
   RunningProxy,
 } from './api.js';

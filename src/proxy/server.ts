@@ -25,9 +25,14 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       runtimeEndpoint: options.runtimeEndpoint,
       logger: log,
       ...(options.interceptor ? { interceptor: options.interceptor } : {}),
+      ...(options.observer ? { observer: options.observer } : {}),
     });
     connections.add(connection);
-    void connection.closed.then(() => connections.delete(connection));
+    options.observer?.connectionOpened();
+    void connection.closed.then(() => {
+      connections.delete(connection);
+      options.observer?.connectionClosed();
+    });
   });
   await listenWithMode(server, listenPath);
   log.info({ listenPath, runtimeEndpoint: options.runtimeEndpoint }, 'proxy listening');

@@ -11,6 +11,7 @@ import {
   settingsAckFrame,
   settingsFrame,
 } from './frames.js';
+import type { ProxyObserver } from './api.js';
 import { GrpcCode, statusFrame } from './grpc-status.js';
 
 /** A client that opens no stream at all is let go after this long. */
@@ -32,6 +33,7 @@ export class UnavailableResponder {
     private readonly client: Socket,
     private readonly reader: FrameReader,
     private readonly message: string,
+    private readonly observer?: ProxyObserver,
   ) {
     client.write(settingsFrame());
     this.idleTimer = setTimeout(() => this.close(), IDLE_CLOSE_MS);
@@ -58,6 +60,7 @@ export class UnavailableResponder {
       else if (header.type === FrameType.PING && !isAck) out.push(pingAckFrame(frame.subarray(9)));
       else if (header.type === FrameType.HEADERS && header.streamId > this.lastAnswered) {
         out.push(statusFrame(header.streamId, GrpcCode.UNAVAILABLE, this.message, true));
+        this.observer?.runtimeUnavailable();
         this.lastAnswered = header.streamId;
       }
     }

@@ -32,6 +32,11 @@ export interface VerificationResult {
   cached: boolean;
 }
 
+/** Told of each signature check under a rule that requires one. */
+export interface SignatureObserver {
+  signatureVerification(result: 'verified' | 'cached' | 'failed'): void;
+}
+
 export interface SignatureVerifier {
   verifyArtifact(request: VerifyRequest): Promise<VerificationResult>;
   /** The rule name that applies to `registry/repository`, for logs and `pull --explain`-style output. */
@@ -89,7 +94,12 @@ async function findAcceptedSignature(
  * the configured time; failures are not cached, so a signature published a moment later counts
  * at the next attempt. Concurrent checks of the same key share one registry round.
  */
-export function createSignatureVerifier(policy: SignaturePolicy, source: SignatureSource, logger: Logger = silentLogger()): SignatureVerifier {
+export function createSignatureVerifier(
+  policy: SignaturePolicy,
+  source: SignatureSource,
+  logger: Logger = silentLogger(),
+  observer?: SignatureObserver,
+): SignatureVerifier {
   const compiled: CompiledPolicy = compilePolicy(policy);
   const cache = new LRUCache<string, { signer: SignerInfo; foundIn: string }>({
     max: policy.cache?.maxEntries ?? 1000,
@@ -113,6 +123,7 @@ export function createSignatureVerifier(policy: SignaturePolicy, source: Signatu
     const fields = { reference: request.reference, digest: request.digest, rule: rule.name, ms: Math.round(performance.now() - started) };
     if (checked.accepted) {
       cache.set(key, { signer: checked.accepted.signer, foundIn: checked.accepted.where });
+      observer?.signatureVerification('verified');
       logger.info({ ...fields, signer: checked.accepted.signer.name, foundIn: checked.accepted.where }, 'signature verified');
       return { verified: true, rule: rule.name, signer: checked.accepted.signer, foundIn: checked.accepted.where, cached: false };
     }
@@ -126,6 +137,7 @@ export function createSignatureVerifier(policy: SignaturePolicy, source: Signatu
     }
     const error = new SignatureError({ reference: request.reference, digest: request.digest, rule: rule.name, rejections });
     logger.warn({ ...fields, reasons: error.reasons }, error.message);
+    observer?.signatureVerification('failed');
     throw error;
   }
 
@@ -136,6 +148,7 @@ export function createSignatureVerifier(policy: SignaturePolicy, source: Signatu
       const rule = ruleFor(request.registry, request.repository);
       if (rule.mode === 'none') return { verified: false, rule: rule.name, cached: false };
       if (!isValidDigest(request.digest)) {
+        observer?.signatureVerification('failed');
         throw new SignatureError({
           reference: request.reference,
           digest: request.digest,
@@ -147,6 +160,7 @@ export function createSignatureVerifier(policy: SignaturePolicy, source: Signatu
       const hit = cache.get(key);
       if (hit) {
         logger.debug({ reference: request.reference, digest: request.digest, rule: rule.name }, 'signature verified (cached)');
+        observer?.signatureVerification('cached');
         return { verified: true, rule: rule.name, signer: hit.signer, foundIn: hit.foundIn, cached: true };
       }
       return inFlight.run(key, () => verifyUncached(request, rule, key));

@@ -8,6 +8,8 @@ export interface TestShim {
   /** The shim's socket, where kubelet would point. */
   socketPath: string;
   settings: ShimSettings;
+  /** Where metrics are served, when the settings name a listener. */
+  metricsAddress?: string;
   /** JSON log lines the shim wrote, parsed. */
   readonly logs: Record<string, unknown>[];
   stop(): Promise<void>;
@@ -41,6 +43,7 @@ export async function startShim(runtimeEndpoint: string, configure: (settings: S
   return {
     socketPath: settings.listen,
     settings,
+    ...(service.metricsAddress ? { metricsAddress: service.metricsAddress } : {}),
     logs,
     async stop() {
       await service.stop();
