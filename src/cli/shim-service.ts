@@ -1,4 +1,5 @@
 import type { ShimSettings } from '../config/index.js';
+import { prepareStateDir } from '../files/state-dir.js';
 import { createInjector } from '../injector/index.js';
 import type { Logger } from '../log/logger.js';
 import { startProxy } from '../proxy/index.js';
@@ -12,6 +13,8 @@ export interface ShimService {
  * `serve` runs it until a signal; the tests run the very same assembly in process.
  */
 export async function startShimService(settings: ShimSettings, logger: Logger): Promise<ShimService> {
+  const { removedTempFiles } = await prepareStateDir(settings.stateDir);
+  if (removedTempFiles.length > 0) logger.info({ stateDir: settings.stateDir, files: removedTempFiles.length }, 'Removed temp files of interrupted writes');
   const injector = createInjector(settings, logger);
   try {
     const proxy = await startProxy({

@@ -105,6 +105,8 @@ function applyValues(settings: ShimSettings, doc: ConfigDocument): void {
     cacheEntries: artifact.cache_entries,
     cacheTtlMs: artifact.cache_ttl,
     requestTimeoutMs: artifact.request_timeout,
+    pullTimeoutMs: artifact.pull_timeout,
+    maxConversions: artifact.max_conversions,
   });
   for (const [host, registry] of Object.entries(shim.registries ?? {})) {
     const current = settings.registries[host] ?? { insecure: false, mirrors: [] };

@@ -1,5 +1,6 @@
 import type { CallInterceptor, InterceptDecision, InterceptedCall } from '../proxy/index.js';
 import type { Logger } from '../log/logger.js';
+import { bounded } from '../log/bounded.js';
 import type { ShimSettings } from '../config/index.js';
 import {
   annotationNameOf,
@@ -11,7 +12,7 @@ import {
 } from '../annotations/index.js';
 import { effectiveCapabilities } from '../seccomp/index.js';
 import { decodeCreateContainer, seccompOverride, type CreateContainerFacts } from './request.js';
-import { rejectionFor } from './errors.js';
+import { boundedError, rejectionFor } from './errors.js';
 import type { ImageAnnotationSource, ProfilePreparer } from './ports.js';
 import type { RuntimeQueries } from './runtime-queries.js';
 
@@ -46,8 +47,8 @@ async function injectSeccompProfile(deps: CreateContainerInjectorDeps, call: Int
   const log = deps.logger.child({
     id: call.requestId,
     name: call.method,
-    container: facts.containerName,
-    pod: `${facts.podNamespace}/${facts.podName}`,
+    container: bounded(facts.containerName),
+    pod: bounded(`${facts.podNamespace}/${facts.podName}`),
   });
 
   const gate = seccompGate(facts.securityContext);
@@ -64,13 +65,14 @@ async function injectSeccompProfile(deps: CreateContainerInjectorDeps, call: Int
   try {
     match = await findAnnotation(deps, facts, call.signal);
   } catch (error) {
-    log.error({ err: error }, 'Reading seccomp profile annotations failed');
+    log.error({ err: boundedError(error) }, 'Reading seccomp profile annotations failed');
     return rejectionFor(error, facts);
   }
   if (!match) return unchanged;
 
-  log.info(foundAnnotationMessage(match));
-  log.info(`Pulling OCI artifact from ref: ${match.reference}`);
+  const shown = { ...match, key: bounded(match.key), reference: bounded(match.reference) };
+  log.info(foundAnnotationMessage(shown));
+  log.info(`Pulling OCI artifact from ref: ${shown.reference}`);
   try {
     const capabilities = effectiveCapabilities(deps.settings.defaultCapabilities, facts.securityContext);
     const profile = await deps.profiles.prepare(match.reference, { capabilities }, call.signal);
@@ -79,7 +81,7 @@ async function injectSeccompProfile(deps: CreateContainerInjectorDeps, call: Int
     const applied = { [APPLIED_PROFILE_ANNOTATION]: `${match.reference}@${profile.manifestDigest}` };
     return { action: 'forward', message: Buffer.concat([call.message, seccompOverride(profile.path, applied)]) };
   } catch (error) {
-    log.error({ err: error, annotation: match.key, ref: match.reference }, 'Seccomp profile from OCI artifact could not be applied');
+    log.error({ err: boundedError(error), annotation: shown.key, ref: shown.reference }, 'Seccomp profile from OCI artifact could not be applied');
     return rejectionFor(error, facts, match);
   }
 }

@@ -62,7 +62,10 @@ export function createImageAnnotationSource(
       annotations = await registry.imageAnnotations(repoDigest, { signal: shared });
     }
     options.logger.debug({ image, repoDigest, from }, 'Read image annotations');
-    await writeFileAtomically(fileOf(digest), JSON.stringify(annotations));
+    // The file only spares a read after a restart: a disk that refuses it must not fail the pod.
+    await writeFileAtomically(fileOf(digest), JSON.stringify(annotations)).catch((error: unknown) => {
+      options.logger.warn({ file: fileOf(digest), err: (error as Error).message }, 'Image annotation cache file could not be written');
+    });
     byDigest.set(digest, annotations);
     return annotations;
   }

@@ -1,7 +1,8 @@
 import { LRUCache } from 'lru-cache';
-import { parseProfile, renderRuntimeSpecProfile, toRuntimeSpec } from '../seccomp/index.js';
+import { SingleFlight, untilAborted } from '../artifact/index.js';
 import type { ContainerTarget, PreparedProfile, ProfilePreparer } from './ports.js';
 import type { ProfileFiles } from './profile-files.js';
+import { createProfileConverter, type ProfileConverter } from './profile-conversions.js';
 
 /** The artifact as the injector needs it; src/artifact's pulled profile has these fields. */
 export interface PulledArtifact {
@@ -49,28 +50,39 @@ export interface ProfilePreparerDeps {
   files: ProfileFiles;
   node: NodeFacts;
   cacheEntries: number;
+  /** Bounded, off-thread for big profiles; see createProfileConverter. */
+  converter?: ProfileConverter;
 }
 
 /**
  * Pull, verify, validate, convert, write: one profile for one container. A converted profile
  * depends only on the artifact's digest and the container's capabilities on this node, so the
- * file for that pair is remembered and a warm CreateContainer costs a cache lookup.
+ * file for that pair is remembered and a warm CreateContainer costs a cache lookup; concurrent
+ * callers for one pair share one conversion.
  */
 export function createProfilePreparer(deps: ProfilePreparerDeps): ProfilePreparer {
   const converted = new LRUCache<string, string>({ max: deps.cacheEntries });
+  // Pods of one profile start together (a rollout, a node reboot): they share one conversion.
+  const conversions = new SingleFlight<string>();
+  const converter = deps.converter ?? createProfileConverter();
   return {
     async prepare(reference: string, target: ContainerTarget, signal: AbortSignal): Promise<PreparedProfile> {
       const { pulled } = await pullVerified(deps.artifacts, deps.signatures, reference, signal);
       // effectiveCapabilities gives each once; the order is made canonical for the cache key.
       const capabilities = [...target.capabilities].sort();
       const key = `${pulled.manifestDigest} ${capabilities.join(',')}`;
-      let path = converted.get(key);
-      if (path === undefined) {
-        const profile = parseProfile(pulled.bytes, reference);
-        const spec = toRuntimeSpec(profile, { arch: deps.node.arch, capabilities, kernelVersion: deps.node.kernelVersion });
-        path = await deps.files.write(renderRuntimeSpecProfile(spec));
-        converted.set(key, path);
-      }
+      const path =
+        converted.get(key) ??
+        (await untilAborted(
+          conversions.run(key, async () => {
+            const node = { arch: deps.node.arch, capabilities, kernelVersion: deps.node.kernelVersion };
+            const written = await deps.files.write(await converter.convert(pulled.bytes, reference, node));
+            converted.set(key, written);
+            return written;
+          }),
+          signal,
+          () => new Error(`converting the seccomp profile from ${reference}: aborted by the caller`),
+        ));
       return { path, manifestDigest: pulled.manifestDigest, publishedLength: pulled.bytes.length };
     },
   };

@@ -9,6 +9,7 @@ import { createContainerdManifestReader } from './containerd-content.js';
 import { createImageAnnotationSource } from './image-annotations.js';
 import { createProfilePreparer } from './prepare-profile.js';
 import { ProfileFiles } from './profile-files.js';
+import { createProfileConverter, DEFAULT_CONVERTER_OPTIONS } from './profile-conversions.js';
 import { createRuntimeQueries } from './runtime-queries.js';
 
 /** The artifact client as the settings describe it; `pull` and `push` use the same one. */
@@ -22,6 +23,7 @@ export function artifactClientFor(settings: ShimSettings, logger: Logger): Artif
     timeouts: { requestMs: settings.artifact.requestTimeoutMs },
     cache: { max: settings.artifact.cacheEntries, ttlMs: settings.artifact.cacheTtlMs },
     allowStaleTagOnError: settings.artifact.allowStaleTagOnError,
+    pullTimeoutMs: settings.artifact.pullTimeoutMs,
     logger,
   });
 }
@@ -56,6 +58,7 @@ export function createInjector(settings: ShimSettings, logger: Logger): Injector
     files: new ProfileFiles(settings.stateDir),
     node: { arch: nodePlatform().architecture, kernelVersion: os.release() },
     cacheEntries: settings.artifact.cacheEntries,
+    converter: createProfileConverter({ ...DEFAULT_CONVERTER_OPTIONS, maxConcurrent: settings.artifact.maxConversions }),
   });
   return {
     interceptor: createContainerInjector({ settings, runtime, images, profiles, logger }),

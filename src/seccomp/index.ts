@@ -2,6 +2,7 @@ export { parseProfile } from './parse-profile.js';
 export { ProfileError, ROOT_PATH, type TextPosition } from './profile-error.js';
 export { toRuntimeSpec, type ConversionOptions, type ConversionTarget } from './to-runtime-spec.js';
 export { renderRuntimeSpecProfile } from './render.js';
+export { convertProfile } from './convert.js';
 export {
   ALL_CAPABILITIES,
   CONTAINERD_DEFAULT_CAPABILITIES,
