@@ -40,11 +40,21 @@ export interface PreparedStateDir {
 export async function prepareStateDir(stateDir: string): Promise<PreparedStateDir> {
   for (const { dir, mode } of STATE_LAYOUT) {
     const full = path.join(stateDir, dir);
-    await attempt(full, 'cannot be created', () => mkdir(full, { recursive: true, mode }));
+    await attempt(full, 'cannot be created', () => createDir(full, mode));
     await attempt(full, 'cannot be given its mode', () => chmod(full, mode));
     await attempt(full, 'is not writable', () => probeWritable(full));
   }
   return { removedTempFiles: await removeTempFiles(stateDir, MAX_DEPTH) };
+}
+
+/** mkdir -p; Node's recursive mkdir says ENOENT for any failure, so the last step is repeated for the real reason. */
+async function createDir(dir: string, mode: number): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    await mkdir(dir, { mode });
+  }
 }
 
 async function attempt(dir: string, what: string, step: () => Promise<unknown>): Promise<void> {
