@@ -1,3 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { convertProfile, ProfileError, ROOT_PATH, type ConversionTarget, type TextPosition } from '../seccomp/index.js';
 
@@ -85,8 +89,9 @@ function convertOnThread(job: ConversionJob, heapMb: number): Promise<Buffer> {
     });
     worker.once('error', (error) => {
       settled = true;
-      const why = (error as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY' ? `needs more than ${heapMb} MB` : error.message;
-      reject(new ProfileError(job.source, ROOT_PATH, `cannot be converted: ${why}`));
+      if ((error as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY') {
+        reject(new ProfileError(job.source, ROOT_PATH, `cannot be converted: needs more than ${heapMb} MB`));
+      } else reject(new Error(`converting the seccomp profile from ${job.source}: ${error.message}`, { cause: error }));
     });
     worker.once('exit', (code) => {
       if (!settled) reject(new Error(`converting the seccomp profile from ${job.source}: the conversion thread exited with code ${code}`));
@@ -103,8 +108,17 @@ function startWorker(job: ConversionJob, heapMb: number): Worker {
   if (!import.meta.url.endsWith('.ts')) {
     return new Worker(new URL('./conversion-worker.js', import.meta.url), { workerData: job, resourceLimits });
   }
-  const api = import.meta.resolve('tsx/esm/api');
+  const api = tsxEsmApi();
   const entry = new URL('./conversion-worker.ts', import.meta.url).href;
   const code = `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
   return new Worker(code, { eval: true, workerData: job, resourceLimits });
+}
+
+/** tsx's ESM API module, as its package exports name it (the thread runs ESM). */
+function tsxEsmApi(): string {
+  const manifest = createRequire(import.meta.url).resolve('tsx/package.json');
+  const { exports } = JSON.parse(readFileSync(manifest, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
+  const api = exports['./esm/api']?.import.default;
+  if (api === undefined) throw new Error(`${manifest} exports no ./esm/api`);
+  return pathToFileURL(path.join(path.dirname(manifest), api)).href;
 }
