@@ -32,7 +32,7 @@ export async function pull(args: string[]): Promise<number> {
   const logger = createLogger({ level: values['log-level'] ?? 'warn' });
   const artifacts = artifactClientFor(settings, logger);
   try {
-    const { pulled, verification } = await pullVerified(artifacts, signatureVerifierFor(settings, artifacts, logger), reference);
+    const { pulled, verification } = await pullVerified(artifacts, await signatureVerifierFor(settings, artifacts, logger), reference);
     parseProfile(pulled.bytes, reference);
     const facts = [
       `Pulled ${reference}`,

@@ -1,6 +1,7 @@
 import type { ShimSettings } from '../config/index.js';
 import { prepareStateDir } from '../files/state-dir.js';
 import { createInjector } from '../injector/index.js';
+import { loadSignatureModule, policyNeedsSignatures } from '../injector/signature-check.js';
 import type { Logger } from '../log/logger.js';
 import { startProxy } from '../proxy/index.js';
 
@@ -15,6 +16,7 @@ export interface ShimService {
 export async function startShimService(settings: ShimSettings, logger: Logger): Promise<ShimService> {
   const { removedTempFiles } = await prepareStateDir(settings.stateDir);
   if (removedTempFiles.length > 0) logger.info({ stateDir: settings.stateDir, files: removedTempFiles.length }, 'Removed temp files of interrupted writes');
+  if (policyNeedsSignatures(settings.signature)) await loadSignatureModule();
   const injector = createInjector(settings, logger);
   try {
     const proxy = await startProxy({

@@ -1,5 +1,5 @@
 import { CONTAINERD_DEFAULT_CAPABILITIES } from '../seccomp/index.js';
-import type { SignaturePolicy } from '../signature/index.js';
+import type { SignaturePolicy } from '../signature/policy.js';
 import type { Schema } from './schema.js';
 
 export type ArtifactMode = 'compatible' | 'strict';

@@ -1,11 +1,14 @@
-import { status } from '@grpc/grpc-js';
 import { ArtifactError, criErrorWord } from '../artifact/index.js';
-import { SignatureError } from '../signature/index.js';
+import { SignatureError } from '../signature/errors.js';
 import { ProfileError } from '../seccomp/index.js';
 import type { AnnotationMatch } from '../annotations/index.js';
 import type { InterceptDecision } from '../proxy/index.js';
 import { bounded, MAX_CAUSE_CHARS } from '../log/bounded.js';
 import type { CreateContainerFacts } from './request.js';
+
+/** The gRPC status codes a rejection uses (grpc-js itself is not loaded for five numbers). */
+const status = { UNKNOWN: 2, INVALID_ARGUMENT: 3, NOT_FOUND: 5, PERMISSION_DENIED: 7, UNAVAILABLE: 14 } as const;
+type StatusCode = (typeof status)[keyof typeof status];
 
 /**
  * The CRI error a failed injection becomes. kubelet shows the status message in the pod's
@@ -33,7 +36,7 @@ export function boundedError(error: unknown): { type: string; message: string } 
  * not usable is an artifact that cannot be used, `ErrImagePull` as for a malformed artifact;
  * anything else (the node's disk, the runtime) is kubelet's `CreateContainerError`.
  */
-function classify(error: unknown): { word: string; code: status } {
+function classify(error: unknown): { word: string; code: StatusCode } {
   if (error instanceof SignatureError) return { word: 'SignatureValidationFailed', code: status.PERMISSION_DENIED };
   if (error instanceof ArtifactError) {
     const word = criErrorWord(error.reason);

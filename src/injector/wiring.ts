@@ -3,7 +3,7 @@ import { createArtifactClient, mergedImageAnnotations, nodePlatform, type Artifa
 import type { ShimSettings } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
 import type { CallInterceptor } from '../proxy/index.js';
-import { createSignatureVerifier, registrySignatureSource, type SignatureVerifier } from '../signature/index.js';
+import type { SignatureVerifier } from '../signature/index.js';
 import { createContainerInjector } from './create-container.js';
 import { createContainerdManifestReader } from './containerd-content.js';
 import { createImageAnnotationSource } from './image-annotations.js';
@@ -11,6 +11,7 @@ import { createProfilePreparer } from './prepare-profile.js';
 import { ProfileFiles } from './profile-files.js';
 import { createProfileConverter, DEFAULT_CONVERTER_OPTIONS } from './profile-conversions.js';
 import { createRuntimeQueries } from './runtime-queries.js';
+import { loadSignatureModule, signatureCheckFor } from './signature-check.js';
 
 /** The artifact client as the settings describe it; `pull` and `push` use the same one. */
 export function artifactClientFor(settings: ShimSettings, logger: Logger): ArtifactClient {
@@ -28,7 +29,8 @@ export function artifactClientFor(settings: ShimSettings, logger: Logger): Artif
   });
 }
 
-export function signatureVerifierFor(settings: ShimSettings, artifacts: ArtifactClient, logger: Logger): SignatureVerifier {
+export async function signatureVerifierFor(settings: ShimSettings, artifacts: ArtifactClient, logger: Logger): Promise<SignatureVerifier> {
+  const { createSignatureVerifier, registrySignatureSource } = await loadSignatureModule();
   return createSignatureVerifier(settings.signature, registrySignatureSource(artifacts.registry), logger);
 }
 
@@ -54,7 +56,7 @@ export function createInjector(settings: ShimSettings, logger: Logger): Injector
   );
   const profiles = createProfilePreparer({
     artifacts,
-    signatures: signatureVerifierFor(settings, artifacts, logger),
+    signatures: signatureCheckFor(settings, artifacts, logger),
     files: new ProfileFiles(settings.stateDir),
     node: { arch: nodePlatform().architecture, kernelVersion: os.release() },
     cacheEntries: settings.artifact.cacheEntries,

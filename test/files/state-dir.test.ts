@@ -145,7 +145,7 @@ describe('seccomp-oci-shim serve', () => {
       ],
       logDir: dir,
     });
-    const exited = await Promise.race([shim.exited, new Promise<undefined>((resolve) => setTimeout(resolve, 30_000))]);
+    const exited = await Promise.race([shim.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 30_000))]);
     if (exited === undefined) await shim.stop();
     expect(exited?.code).toBe(1);
     expect(readFileSync(shim.logPath, 'utf8')).toContain(`seccomp-oci-shim: state directory ${state} cannot be created: the file system is read-only (EROFS)\n`);
