@@ -1,7 +1,7 @@
 import type { ArtifactClient } from '../artifact/index.js';
 import type { ShimSettings } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
-import type { SignaturePolicy } from '../signature/policy.js';
+import { selectRule, type SignaturePolicy } from '../signature/policy.js';
 import type { SignatureCheck } from './prepare-profile.js';
 
 type SignatureModule = typeof import('../signature/index.js');
@@ -24,8 +24,17 @@ export function policyNeedsSignatures(policy: SignaturePolicy): boolean {
   return policy.default.mode !== 'none' || (policy.rules ?? []).some((rule) => rule.mode !== 'none');
 }
 
-/** The verifier for the settings' policy: built now when its module is loaded, else on the first verification. */
+/**
+ * The verifier for the settings' policy. A policy that asks for no signature anywhere answers
+ * as the verifier would (not verified, by the matching rule) without loading its code; else the
+ * verifier is built now when its module is loaded, or on the first verification.
+ */
 export function signatureCheckFor(settings: ShimSettings, artifacts: ArtifactClient, logger: Logger): SignatureCheck {
+  if (!policyNeedsSignatures(settings.signature)) {
+    return {
+      verifyArtifact: async ({ registry, repository }) => ({ verified: false, rule: selectRule(settings.signature, registry, repository).name, cached: false }),
+    };
+  }
   const create = (module: SignatureModule) =>
     module.createSignatureVerifier(settings.signature, module.registrySignatureSource(artifacts.registry), logger);
   if (loaded) return create(loaded);

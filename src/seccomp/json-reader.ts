@@ -30,9 +30,6 @@ export class JsonSyntaxError extends Error {
 /** Profiles are flat; a deeper document is hostile or broken, and recursion must stay bounded. */
 const MAX_DEPTH = 64;
 
-/** A backslash or a control character: the string needs the escape-aware loop (and its errors). */
-const NEEDS_CHAR_LOOP = /[\\\u0000-\u001f]/;
-
 const NUMBER_PATTERN = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 
 /** Parses one JSON document; the text must hold nothing but that document and whitespace. */
@@ -113,14 +110,11 @@ class Reader {
 
   private string(): string {
     const start = this.pos;
-    // Most strings hold no escape and no control character: one slice instead of a char loop.
-    const end = this.text.indexOf('"', start + 1);
+    // Most strings hold no escape and no control character: one slice, not a string built per character.
+    const end = this.plainStringEnd(start + 1);
     if (end !== -1) {
-      const plain = this.text.slice(start + 1, end);
-      if (!NEEDS_CHAR_LOOP.test(plain)) {
-        this.pos = end + 1;
-        return plain;
-      }
+      this.pos = end + 1;
+      return this.text.slice(start + 1, end);
     }
     this.pos += 1;
     let out = '';
@@ -139,6 +133,16 @@ class Reader {
       out += this.text[this.pos];
       this.pos += 1;
     }
+  }
+
+  /** The closing quote's index when the string from `from` has no backslash or control character before it, else -1. */
+  private plainStringEnd(from: number): number {
+    for (let i = from; i < this.text.length; i += 1) {
+      const code = this.text.charCodeAt(i);
+      if (code === 0x22) return i;
+      if (code === 0x5c || code < 0x20) return -1;
+    }
+    return -1;
   }
 
   private escape(): string {
