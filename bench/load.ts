@@ -7,7 +7,8 @@
  *   the shim's CPU for the burst (utime + stime from /proc), its memory high-water mark over
  *   its idle RSS (VmHWM, reset before each burst), the registry requests the burst caused
  *   (counted by a forwarding proxy in front of the registry), and Version latency through the
- *   shim on another connection while the burst runs against the same calls measured idle.
+ *   shim on another connection, idle and during the burst, beside Version straight to
+ *   containerd at the same moments (the node's own slowdown under the burst).
  *
  *   npm run build && npx tsx bench/load.ts [--pods 1,10,30,110] [--profile-kib 1024]
  *
@@ -160,10 +161,11 @@ try {
   await waitForUnixSocket(socket, { timeoutMs: 30_000, process: shim });
   const cri = connectCri(`unix://${socket}`);
   const probeClient = connectCri(`unix://${socket}`);
+  const directClient = connectCri(node.endpoint);
   // One unannotated pod first: loads what the first calls need, so rounds compare alike.
   await removePods(cri, await burst(cri, 1, undefined, 'warm'));
   console.log(`profile: ${(PROFILE_BYTES / 1024).toFixed(0)} KiB per round (fresh each round); shim pid ${shim.pid}; machine shared, figures noisy`);
-  console.log('pods   wall ms   shim CPU ms   RSS idle MB   high-water over idle MB   registry requests   Version p50/p99 idle → burst ms');
+  console.log('pods   wall ms   shim CPU ms   RSS idle MB   high-water over idle MB   registry requests   Version p50/p99 idle → burst ms: shim | direct');
   for (const pods of POD_COUNTS) {
     const round = `n${pods}-${Date.now()}`;
     const reference = `${proxy.host}/bench/load:${round}`;
@@ -172,29 +174,34 @@ try {
     await pushProfile(pusher, { reference: `${registry.host}/bench/load:${round}`, profile });
 
     const idleProbe = versionProbe(probeClient);
+    const idleDirectProbe = versionProbe(directClient);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const idleVersion = await idleProbe.stop();
+    const idleDirect = await idleDirectProbe.stop();
 
     writeFileSync(`/proc/${shim.pid}/clear_refs`, '5'); // resets VmHWM to the current RSS
     const idleKb = statusKb(shim.pid, 'VmRSS');
     const cpuBefore = cpuMs(shim.pid);
     const requestsBefore = proxy.count();
     const busyProbe = versionProbe(probeClient);
+    const busyDirectProbe = versionProbe(directClient);
     const started = performance.now();
     const podIds = await burst(cri, pods, reference, round);
     const wall = performance.now() - started;
     const busyVersion = await busyProbe.stop();
+    const busyDirect = await busyDirectProbe.stop();
     const cpu = cpuMs(shim.pid) - cpuBefore;
     const highWaterKb = statusKb(shim.pid, 'VmHWM');
     const requests = proxy.count() - requestsBefore;
     await removePods(cri, podIds);
     const version = (samples: number[]) => `${percentile(samples, 50).toFixed(1)}/${percentile(samples, 99).toFixed(1)}`;
     console.log(
-      `${String(pods).padStart(4)}   ${wall.toFixed(0).padStart(7)}   ${String(cpu).padStart(11)}   ${(idleKb / 1024).toFixed(0).padStart(11)}   ${((highWaterKb - idleKb) / 1024).toFixed(0).padStart(23)}   ${String(requests).padStart(17)}   ${version(idleVersion)} → ${version(busyVersion)}`,
+      `${String(pods).padStart(4)}   ${wall.toFixed(0).padStart(7)}   ${String(cpu).padStart(11)}   ${(idleKb / 1024).toFixed(0).padStart(11)}   ${((highWaterKb - idleKb) / 1024).toFixed(0).padStart(23)}   ${String(requests).padStart(17)}   ${version(idleVersion)} → ${version(busyVersion)} | ${version(idleDirect)} → ${version(busyDirect)}`,
     );
   }
   cri.close();
   probeClient.close();
+  directClient.close();
 } finally {
   pusher.close();
   await shim.stop();

@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
+import type { Logger } from '../log/logger.js';
 import { convertProfile, ProfileError, ROOT_PATH, type ConversionTarget, type TextPosition } from '../seccomp/index.js';
 
 /** Converts a published profile for one container into the runtime-spec file's bytes. */
@@ -63,13 +65,20 @@ export class Limiter {
   }
 }
 
-export function createProfileConverter(options: ProfileConverterOptions = DEFAULT_CONVERTER_OPTIONS): ProfileConverter {
+/** Runs conversions under the bound; each is logged once (once per profile and capability set, not per container). */
+export function createProfileConverter(options: ProfileConverterOptions = DEFAULT_CONVERTER_OPTIONS, logger?: Logger): ProfileConverter {
   const limiter = new Limiter(options.maxConcurrent);
   return {
     convert(bytes, source, target) {
       return limiter.run(async () => {
-        if (bytes.length < options.workerFromBytes) return convertProfile(bytes, source, target);
-        return convertOnThread({ bytes, source, ...target, capabilities: [...target.capabilities] }, options.workerHeapMb);
+        const started = performance.now();
+        const onThread = bytes.length >= options.workerFromBytes;
+        const rendered = onThread
+          ? await convertOnThread({ bytes, source, ...target, capabilities: [...target.capabilities] }, options.workerHeapMb)
+          : convertProfile(bytes, source, target);
+        const ms = Math.round(performance.now() - started);
+        logger?.info({ ref: source, bytes: bytes.length, onThread, ms }, 'Converted seccomp profile for this node');
+        return rendered;
       });
     },
   };

@@ -60,7 +60,7 @@ export function createInjector(settings: ShimSettings, logger: Logger): Injector
     files: new ProfileFiles(settings.stateDir),
     node: { arch: nodePlatform().architecture, kernelVersion: os.release() },
     cacheEntries: settings.artifact.cacheEntries,
-    converter: createProfileConverter({ ...DEFAULT_CONVERTER_OPTIONS, maxConcurrent: settings.artifact.maxConversions }),
+    converter: createProfileConverter({ ...DEFAULT_CONVERTER_OPTIONS, maxConcurrent: settings.artifact.maxConversions }, logger),
   });
   return {
     interceptor: createContainerInjector({ settings, runtime, images, profiles, logger }),
