@@ -96,14 +96,14 @@ async function countingProxy(target: string): Promise<{ host: string; count: () 
   };
 }
 
-/** Version through the shim every 20 ms until stopped: how the hop answers others meanwhile. */
+/** Version every 20 ms until stopped: how the target answers others meanwhile (a failed call counts as its time). */
 function versionProbe(cri: CriClient): { stop: () => Promise<number[]> } {
   const samples: number[] = [];
   let running = true;
   const loop = (async () => {
     while (running) {
       const started = performance.now();
-      await cri.version();
+      await cri.version().catch(() => undefined);
       samples.push(performance.now() - started);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -117,22 +117,26 @@ function versionProbe(cri: CriClient): { stop: () => Promise<number[]> } {
   };
 }
 
-async function burst(cri: CriClient, pods: number, reference: string | undefined, round: string): Promise<string[]> {
-  return Promise.all(
+/** Starts the pods at once; resolves with the sandboxes created and the first failures' messages. */
+async function burst(cri: CriClient, pods: number, reference: string | undefined, round: string): Promise<{ podIds: string[]; failures: string[] }> {
+  const podIds: string[] = [];
+  const results = await Promise.allSettled(
     Array.from({ length: pods }, async (_, i) => {
       const pod = podSandboxConfig({ name: `load-${round}-${i}`, annotations: reference === undefined ? {} : { [KEY]: reference } });
       const podId = await cri.runPodSandbox(pod);
+      podIds.push(podId);
       const id = await cri.createContainer(podId, containerConfig({ name: 'app', seccomp: { profile_type: 'Unconfined' } }), pod);
       await cri.startContainer(id);
-      return podId;
     }),
   );
+  const failures = results.flatMap((r) => (r.status === 'rejected' ? [String((r.reason as Error).message)] : []));
+  return { podIds, failures };
 }
 
 async function removePods(cri: CriClient, podIds: string[]): Promise<void> {
   for (const podId of podIds) {
-    await cri.stopPodSandbox(podId);
-    await cri.removePodSandbox(podId);
+    await cri.stopPodSandbox(podId).catch(() => undefined);
+    await cri.removePodSandbox(podId).catch(() => undefined);
   }
 }
 
@@ -163,7 +167,7 @@ try {
   const probeClient = connectCri(`unix://${socket}`);
   const directClient = connectCri(node.endpoint);
   // One unannotated pod first: loads what the first calls need, so rounds compare alike.
-  await removePods(cri, await burst(cri, 1, undefined, 'warm'));
+  await removePods(cri, (await burst(cri, 1, undefined, 'warm')).podIds);
   console.log(`profile: ${(PROFILE_BYTES / 1024).toFixed(0)} KiB per round (fresh each round); shim pid ${shim.pid}; machine shared, figures noisy`);
   console.log('pods   wall ms   shim CPU ms   RSS idle MB   high-water over idle MB   registry requests   Version p50/p99 idle → burst ms: shim | direct');
   for (const pods of POD_COUNTS) {
@@ -186,7 +190,7 @@ try {
     const busyProbe = versionProbe(probeClient);
     const busyDirectProbe = versionProbe(directClient);
     const started = performance.now();
-    const podIds = await burst(cri, pods, reference, round);
+    const { podIds, failures } = await burst(cri, pods, reference, round);
     const wall = performance.now() - started;
     const busyVersion = await busyProbe.stop();
     const busyDirect = await busyDirectProbe.stop();
@@ -198,6 +202,7 @@ try {
     console.log(
       `${String(pods).padStart(4)}   ${wall.toFixed(0).padStart(7)}   ${String(cpu).padStart(11)}   ${(idleKb / 1024).toFixed(0).padStart(11)}   ${((highWaterKb - idleKb) / 1024).toFixed(0).padStart(23)}   ${String(requests).padStart(17)}   ${version(idleVersion)} → ${version(busyVersion)} | ${version(idleDirect)} → ${version(busyDirect)}`,
     );
+    if (failures.length > 0) console.log(`      ${failures.length} of ${pods} pods failed; first: ${failures[0]}`);
   }
   cri.close();
   probeClient.close();
