@@ -17,7 +17,7 @@ import { createArtifactClient, nodePlatform, type ArtifactClient } from '../src/
 import { defaultSettings } from '../src/config/index.js';
 import { createProfilePreparer } from '../src/injector/prepare-profile.js';
 import { ProfileFiles } from '../src/injector/profile-files.js';
-import { signatureVerifierFor } from '../src/injector/index.js';
+import { signatureCheckFor } from '../src/injector/signature-check.js';
 import { silentLogger } from '../src/log/logger.js';
 import type { ProfilePreparer } from '../src/injector/ports.js';
 import { startCountingProxy, startRegistry } from '../test/support/registry.js';
@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     clients.push(artifacts);
     return createProfilePreparer({
       artifacts,
-      signatures: signatureVerifierFor(settings, artifacts, silentLogger()),
+      signatures: signatureCheckFor(settings, artifacts, silentLogger()),
       files: new ProfileFiles(settings.stateDir),
       node: { arch: HERE.architecture, kernelVersion: os.release() },
       cacheEntries: 100,

@@ -54,6 +54,8 @@ export interface ArtifactClientOptions {
    * Off by default: a tag that cannot be resolved fails the pull (fail closed).
    */
   allowStaleTagOnError?: boolean;
+  /** One whole pull; 90 s by default (kubelet gives a CRI call 2 minutes). */
+  pullTimeoutMs?: number;
   logger?: Logger;
   userAgent?: string;
   observer?: PullObserver;
@@ -102,6 +104,7 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
       ttlMs: options.cache?.ttlMs ?? 24 * 3_600_000,
     },
     allowStaleTagOnError: options.allowStaleTagOnError ?? false,
+    pullTimeoutMs: options.pullTimeoutMs,
     logger: options.logger,
     observer: options.observer,
   });

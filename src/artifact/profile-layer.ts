@@ -1,9 +1,12 @@
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
-import tar from 'tar-stream';
+import { createRequire } from 'node:module';
+import type TarStream from 'tar-stream';
 import { ArtifactError } from './errors.js';
 
 const gunzipAsync = promisify(gunzip);
+// Only tar layers need it, and most profiles are plain JSON: not loaded at start-up.
+const tarStream = () => createRequire(import.meta.url)('tar-stream') as typeof TarStream;
 
 function isGzip(bytes: Buffer): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
@@ -15,7 +18,7 @@ function isTar(bytes: Buffer): boolean {
 }
 
 async function jsonFileFromTar(bytes: Buffer): Promise<Buffer> {
-  const extract = tar.extract();
+  const extract = tarStream().extract();
   const found: { name: string; bytes: Buffer }[] = [];
   const names: string[] = [];
   const reading = (async () => {

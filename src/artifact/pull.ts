@@ -63,13 +63,22 @@ export interface ProfilePullerOptions {
   platform?: Platform;
   logger?: Logger;
   observer?: PullObserver;
+  /**
+   * One pull as a whole (tag, index, manifest, blob, with their redirects and retries): each
+   * request has its own timeout, and without this their sum could outlast kubelet's call.
+   */
+  pullTimeoutMs?: number;
 }
+
+export const DEFAULT_PULL_TIMEOUT_MS = 90_000;
 
 type CachedProfile = Omit<PulledProfile, 'reference' | 'registry' | 'repository' | 'fromCache'>;
 
 /** Fetches what a manifest stands for: content from the store if it is there, else from the registry. */
 interface Fetched {
   network: boolean;
+  /** Ends the pull's registry requests at its overall deadline. */
+  signal: AbortSignal;
   /** Content fetched from the registry, to be stored once the whole artifact is verified. */
   toStore: Map<string, Buffer>;
 }
@@ -122,8 +131,20 @@ export class ProfilePuller {
   }
 
   private async pull(reference: Reference): Promise<PulledProfile> {
+    const timeoutMs = this.options.pullTimeoutMs ?? DEFAULT_PULL_TIMEOUT_MS;
+    const signal = AbortSignal.timeout(timeoutMs);
+    try {
+      return await this.pullWithin(reference, signal);
+    } catch (error) {
+      if (!signal.aborted) throw error;
+      const key = formatReference(reference);
+      throw new ArtifactError('RegistryUnavailable', `pulling "${key}": not complete within ${timeoutMs / 1000} s (pull_timeout)`, { cause: error });
+    }
+  }
+
+  private async pullWithin(reference: Reference, signal: AbortSignal): Promise<PulledProfile> {
     const key = formatReference(reference);
-    const fetched: Fetched = { network: false, toStore: new Map() };
+    const fetched: Fetched = { network: false, toStore: new Map(), signal };
     let digest = reference.digest;
     let topManifest: ManifestResult | undefined;
     let resolvedTag: string | undefined;
@@ -152,10 +173,12 @@ export class ProfilePuller {
       throw new ArtifactError(error.reason, `pulling "${key}": ${error.message}`, { cause: error });
     }
     // Layers before manifests: a stored manifest always finds its content stored too.
-    for (const [contentDigest, bytes] of [...fetched.toStore].reverse()) await this.options.store.put(contentDigest, bytes);
+    // The store is a cache: a disk that refuses it costs a later download, not this container.
+    const unstored = (error: unknown) => this.options.logger?.warn({ ref: key, err: (error as Error).message }, 'Pulled content could not be stored on disk');
+    for (const [contentDigest, bytes] of [...fetched.toStore].reverse()) await this.options.store.put(contentDigest, bytes).catch(unstored);
     if (resolvedTag !== undefined) {
       this.tags.set(key, resolvedTag);
-      if (this.options.allowStaleTagOnError && fetched.network) await this.options.store.putTag(key, resolvedTag);
+      if (this.options.allowStaleTagOnError && fetched.network) await this.options.store.putTag(key, resolvedTag).catch(unstored);
     }
     this.profiles.set(digest, profile);
     const fromCache = fetched.network ? 'network' : 'store';
@@ -167,7 +190,7 @@ export class ProfilePuller {
   private async resolveTag(reference: Reference, fetched: Fetched): Promise<{ digest: string; manifest?: ManifestResult; stale: boolean }> {
     try {
       fetched.network = true;
-      const manifest = await this.options.registry.getManifest(reference);
+      const manifest = await this.options.registry.getManifest(reference, { signal: fetched.signal });
       fetched.toStore.set(manifest.digest, manifest.bytes);
       return { digest: manifest.digest, manifest, stale: false };
     } catch (error) {
@@ -190,7 +213,7 @@ export class ProfilePuller {
       return { ...decoded, reference: pinned, digest, bytes: stored, source: 'store' };
     }
     fetched.network = true;
-    const result = await this.options.registry.getManifest(pinned);
+    const result = await this.options.registry.getManifest(pinned, { signal: fetched.signal });
     fetched.toStore.set(digest, result.bytes);
     return result;
   }
@@ -210,7 +233,7 @@ export class ProfilePuller {
     let layerBytes = await this.options.store.get(layer.digest, max);
     if (!layerBytes) {
       fetched.network = true;
-      layerBytes = await this.options.registry.getBlob(reference, layer.digest, { maxBytes: max, size: layer.size });
+      layerBytes = await this.options.registry.getBlob(reference, layer.digest, { maxBytes: max, size: layer.size, signal: fetched.signal });
       fetched.toStore.set(layer.digest, layerBytes);
     }
     const profile: CachedProfile = {

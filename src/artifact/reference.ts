@@ -1,4 +1,5 @@
 import { ArtifactError } from './errors.js';
+import { bounded } from '../log/bounded.js';
 import { parseDigest } from './digest.js';
 
 /**
@@ -36,7 +37,7 @@ const DOMAIN = new RegExp(`^${domain}$`);
 const IDENTIFIER = /^[a-f0-9]{64}$/;
 
 function invalid(input: string, why: string): ArtifactError {
-  return new ArtifactError('InvalidReference', `invalid reference "${input}": ${why}`);
+  return new ArtifactError('InvalidReference', `invalid reference "${bounded(input)}": ${why}`);
 }
 
 /** Splits off the registry the way Docker does: a first component with `.` or `:`, `localhost`, or an uppercase letter names a registry. */

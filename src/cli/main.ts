@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 import { ConfigError } from '../config/index.js';
-import { gc } from './gc.js';
-import { pull } from './pull.js';
-import { push } from './push.js';
-import { serve } from './serve.js';
-import { status } from './status.js';
 import { USAGE, UsageError } from './usage.js';
 import { shimVersion } from './version.js';
 
-const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { serve, pull, push, gc, status };
+// Each command loads its own modules: `serve` must not pay for push's signing code at start-up.
+const COMMANDS: Record<string, () => Promise<(args: string[]) => Promise<number>>> = {
+  serve: async () => (await import('./serve.js')).serve,
+  pull: async () => (await import('./pull.js')).pull,
+  push: async () => (await import('./push.js')).push,
+  gc: async () => (await import('./gc.js')).gc,
+  status: async () => (await import('./status.js')).status,
+};
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
@@ -20,9 +22,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`seccomp-oci-shim ${shimVersion()}\n`);
     return 0;
   }
-  const run = COMMANDS[command];
-  if (!run) throw new UsageError(`unknown command "${command}"`);
-  return run(args);
+  const load = COMMANDS[command];
+  if (!load) throw new UsageError(`unknown command "${command}"`);
+  return (await load())(args);
 }
 
 main(process.argv.slice(2)).then(

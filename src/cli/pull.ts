@@ -1,7 +1,7 @@
 import { createLogger } from '../log/logger.js';
 import { artifactClientFor, pullVerified, signatureVerifierFor } from '../injector/index.js';
 import { createChainResolver, formatChain } from '../injector/profile-chain.js';
-import { renderSpoProfile } from '../seccomp/index.js';
+import { parseProfile, renderSpoProfile } from '../seccomp/index.js';
 import { answeredHelpOrVersion, loadConfigFromFlags, parseCommandArgs } from './options.js';
 import { allowPlainHttpFor } from './registry-flags.js';
 import { UsageError } from './usage.js';
@@ -34,7 +34,7 @@ export async function pull(args: string[]): Promise<number> {
   const logger = createLogger({ level: values['log-level'] ?? 'warn' });
   const artifacts = artifactClientFor(settings, logger);
   try {
-    const signatures = signatureVerifierFor(settings, artifacts, logger);
+    const signatures = await signatureVerifierFor(settings, artifacts, logger);
     const chain = await createChainResolver((ref, signal) => pullVerified(artifacts, signatures, ref, signal), 1)(reference);
     const [head, ...bases] = chain.links;
     if (!head) throw new Error('a chain has at least one link');
@@ -51,7 +51,9 @@ export async function pull(args: string[]): Promise<number> {
       ...bases.map((base, i) => `Base profile ${i + 1}: ${base.reference}@${base.digest}${base.name ? ` (SeccompProfile "${base.name}")` : ''}, signature ${base.verification.verified ? `verified under rule ${base.verification.rule}` : `not required (rule ${base.verification.rule})`}`),
       ...(bases.length > 0 ? [`Chain: ${formatChain(chain.links)}`] : []),
     ];
-    const profile = head.format === 'json' ? pulled.bytes : renderSpoProfile(chain.profile);
+    // A CRI-O JSON profile is checked as the shim would read it, and saved as published.
+    if ('bytes' in chain.source) parseProfile(chain.source.bytes, reference);
+    const profile = 'profile' in chain.source ? renderSpoProfile(chain.source.profile) : pulled.bytes;
     if (values.output) {
       await writeFileAtomically(values.output, profile);
       facts.push(`Saved profile in: ${values.output}`);

@@ -1,6 +1,8 @@
 import type { ShimSettings } from '../config/index.js';
 import { createCriProbe } from '../cri/probe.js';
+import { prepareStateDir } from '../files/state-dir.js';
 import { createInjector } from '../injector/index.js';
+import { loadSignatureModule, policyNeedsSignatures } from '../injector/signature-check.js';
 import type { Logger } from '../log/logger.js';
 import { ShimMetrics, startMetricsServer, type MetricsServer } from '../metrics/index.js';
 import { startProxy } from '../proxy/index.js';
@@ -20,6 +22,9 @@ const READY_TIMEOUT_MS = 2000;
  * `serve` runs it until a signal; the tests run the very same assembly in process.
  */
 export async function startShimService(settings: ShimSettings, logger: Logger): Promise<ShimService> {
+  const { removedTempFiles } = await prepareStateDir(settings.stateDir);
+  if (removedTempFiles.length > 0) logger.info({ stateDir: settings.stateDir, files: removedTempFiles.length }, 'Removed temp files of interrupted writes');
+  if (policyNeedsSignatures(settings.signature)) await loadSignatureModule();
   const metrics = settings.metrics.listen ? new ShimMetrics({ cacheEntries: () => injector.cacheEntries(), stateDir: settings.stateDir }) : undefined;
   const injector = createInjector(settings, logger, metrics);
   const stops: (() => Promise<void> | void)[] = [() => injector.close()];

@@ -4,7 +4,7 @@ import { parse, TomlError } from 'smol-toml';
 import { locateKey } from './locate.js';
 import { checkAgainstSchema, type SchemaValue } from './schema.js';
 import { CONFIG_SCHEMA, defaultSettings, type ShimSettings } from './settings.js';
-import { policyProblems, type SignatureRule, type SignatureRuleSettings } from '../signature/index.js';
+import { policyProblems, type SignatureRule, type SignatureRuleSettings } from '../signature/policy.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/seccomp-oci-shim/config.toml';
 export const DEFAULT_CONFIG_DIR = '/etc/seccomp-oci-shim/config.d';
@@ -105,6 +105,8 @@ function applyValues(settings: ShimSettings, doc: ConfigDocument): void {
     cacheEntries: artifact.cache_entries,
     cacheTtlMs: artifact.cache_ttl,
     requestTimeoutMs: artifact.request_timeout,
+    pullTimeoutMs: artifact.pull_timeout,
+    maxConversions: artifact.max_conversions,
   });
   for (const [host, registry] of Object.entries(shim.registries ?? {})) {
     const current = settings.registries[host] ?? { insecure: false, mirrors: [] };

@@ -1,5 +1,5 @@
 import { CONTAINERD_DEFAULT_CAPABILITIES } from '../seccomp/index.js';
-import type { SignaturePolicy } from '../signature/index.js';
+import type { SignaturePolicy } from '../signature/policy.js';
 import type { Schema } from './schema.js';
 
 export type ArtifactMode = 'compatible' | 'strict';
@@ -40,6 +40,10 @@ export interface ShimSettings {
     cacheEntries: number;
     cacheTtlMs: number;
     requestTimeoutMs: number;
+    /** One whole pull (redirects, retries, every blob): below kubelet's 2-minute runtime timeout. */
+    pullTimeoutMs: number;
+    /** Profile conversions running at once; concurrent creates of one profile share one. */
+    maxConversions: number;
   };
   registries: Record<string, RegistrySettings>;
   /** Which profiles need signatures, and whose count. */
@@ -68,6 +72,8 @@ export function defaultSettings(): ShimSettings {
       cacheEntries: 1000,
       cacheTtlMs: 24 * 3_600_000,
       requestTimeoutMs: 30_000,
+      pullTimeoutMs: 90_000,
+      maxConversions: 2,
     },
     registries: {},
     // CRI-O applies unsigned profiles; operators opt in to signatures per registry or by default.
@@ -127,6 +133,8 @@ export const CONFIG_SCHEMA = {
             cache_entries: { kind: 'integer', min: 1 },
             cache_ttl: { kind: 'duration' },
             request_timeout: { kind: 'duration' },
+            pull_timeout: { kind: 'duration' },
+            max_conversions: { kind: 'integer', min: 1, max: 64 },
           },
         },
         registries: {

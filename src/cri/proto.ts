@@ -1,8 +1,23 @@
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import protobuf from 'protobufjs';
-import * as protoLoader from '@grpc/proto-loader';
-import * as grpc from '@grpc/grpc-js';
+import type protobuf from 'protobufjs';
+import type * as ProtoLoader from '@grpc/proto-loader';
+import type * as grpc from '@grpc/grpc-js';
+
+// These three (CommonJS) are loaded on first use, not at start-up: the proxy speaks HTTP/2
+// itself, and grpc-js alone takes longer to load than the rest of the shim.
+const require = createRequire(import.meta.url);
+
+/** @grpc/grpc-js, loaded on first use. */
+export function grpcJs(): typeof grpc {
+  return require('@grpc/grpc-js') as typeof grpc;
+}
+
+/** protobufjs, loaded on first use. */
+export function protobufJs(): typeof protobuf {
+  return require('protobufjs') as typeof protobuf;
+}
 
 /** Absolute path of the CRI v1 proto this project speaks (`proto/runtime/v1/api.proto`). */
 const CRI_PROTO_PATH = fileURLToPath(new URL('../../proto/runtime/v1/api.proto', import.meta.url));
@@ -15,7 +30,7 @@ let root: protobuf.Root | undefined;
 
 /** The CRI schema as protobufjs types with the proto's own snake_case names, loaded once. */
 export function criRoot(): protobuf.Root {
-  root ??= new protobuf.Root().loadSync(CRI_PROTO_PATH, { keepCase: true });
+  root ??= new (protobufJs().Root)().loadSync(CRI_PROTO_PATH, { keepCase: true });
   return root;
 }
 
@@ -27,7 +42,8 @@ export function criType(name: string): protobuf.Type {
 let definition: grpc.GrpcObject | undefined;
 
 function grpcDefinition(): grpc.GrpcObject {
-  definition ??= grpc.loadPackageDefinition(
+  const protoLoader = require('@grpc/proto-loader') as typeof ProtoLoader;
+  definition ??= grpcJs().loadPackageDefinition(
     protoLoader.loadSync(CRI_PROTO_PATH, { keepCase: true, longs: Number, enums: String, defaults: true }),
   );
   return definition;

@@ -18,7 +18,16 @@ export interface Baseline {
   file: string;
   /** sha256 of the file's bytes, as `sha256:<hex>`: names the baseline in the audit annotation. */
   digest: string;
+  /** The file as read: a conversion thread reads it again from these. */
+  bytes: Buffer;
   profile: SeccompProfile;
+}
+
+/** A baseline as applied to one container, with what it tightened. */
+export interface AppliedBaseline {
+  file: string;
+  digest: string;
+  report: IntersectionReport;
 }
 
 /**
@@ -55,7 +64,7 @@ function readBaseline(file: string, key: string, arch: string, capabilities: rea
   try {
     const profile = parseProfile(bytes, file);
     toRuntimeSpec(profile, { arch, capabilities }, { source: file });
-    return { file, digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, profile };
+    return { file, digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, bytes, profile };
   } catch (error) {
     throw new ConfigError(`${key}: ${(error as Error).message}`);
   }
@@ -69,7 +78,7 @@ export function intersectWithBaseline(
   baseline: Baseline,
   artifact: RuntimeSpecSeccomp,
   target: ConversionTarget,
-): { profile: RuntimeSpecSeccomp; applied: { file: string; digest: string; report: IntersectionReport } } {
+): { profile: RuntimeSpecSeccomp; applied: AppliedBaseline } {
   const base = toRuntimeSpec(baseline.profile, target, { source: baseline.file });
   const { profile, report } = intersectSeccomp(base, artifact, { nativeArch: specArchitecture(libseccompArchName(target.arch)) });
   return { profile, applied: { file: baseline.file, digest: baseline.digest, report } };

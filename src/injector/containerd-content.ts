@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
-import protobuf from 'protobufjs';
+import type * as grpc from '@grpc/grpc-js';
+import type protobuf from 'protobufjs';
 import { DEFAULT_MAX_MANIFEST_BYTES, decodeManifest, digestOf, nodePlatform, parseDigest, readImageAnnotations, type ImageAnnotations, type ReadManifest } from '../artifact/index.js';
-import { unixTarget } from '../cri/proto.js';
+import { grpcJs, protobufJs, unixTarget } from '../cri/proto.js';
 import { GrpcCode } from '../proxy/index.js';
 
 const CONTENT_PROTO = fileURLToPath(new URL('../../proto/containerd/services/content/v1/content.proto', import.meta.url));
@@ -31,14 +31,25 @@ export interface LocalManifestReader {
  * caller falls back to the registry.
  */
 export function createContainerdManifestReader(runtimeEndpoint: string): LocalManifestReader {
-  const root = new protobuf.Root().loadSync(CONTENT_PROTO, { keepCase: true });
-  const requestType = root.lookupType('containerd.services.content.v1.ReadContentRequest');
-  const responseType = root.lookupType('containerd.services.content.v1.ReadContentResponse');
-  const client = new grpc.Client(unixTarget(runtimeEndpoint), grpc.credentials.createInsecure());
+  // The schema, grpc-js and the connection come with the first read, not at start-up.
+  let reader: { client: grpc.Client; requestType: protobuf.Type; responseType: protobuf.Type } | undefined;
+  const connected = () => {
+    if (reader) return reader;
+    const grpc = grpcJs();
+    const root = new (protobufJs().Root)().loadSync(CONTENT_PROTO, { keepCase: true });
+    reader = {
+      client: new grpc.Client(unixTarget(runtimeEndpoint), grpc.credentials.createInsecure()),
+      requestType: root.lookupType('containerd.services.content.v1.ReadContentRequest'),
+      responseType: root.lookupType('containerd.services.content.v1.ReadContentResponse'),
+    };
+    return reader;
+  };
   let unsupported = false;
 
   const readBlob = (digest: string, signal: AbortSignal): Promise<Buffer | undefined> =>
     new Promise((resolve) => {
+      const grpc = grpcJs();
+      const { client, requestType, responseType } = connected();
       const metadata = new grpc.Metadata();
       metadata.set('containerd-namespace', CRI_NAMESPACE);
       const call = client.makeServerStreamRequest(
@@ -95,7 +106,7 @@ export function createContainerdManifestReader(runtimeEndpoint: string): LocalMa
       }
     },
     close() {
-      client.close();
+      reader?.client.close();
     },
   };
 }

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
-import protobuf from 'protobufjs';
-import { unixTarget } from '../cri/proto.js';
+import type * as grpc from '@grpc/grpc-js';
+import type protobuf from 'protobufjs';
+import { grpcJs, protobufJs, unixTarget } from '../cri/proto.js';
 import { GrpcCode } from '../proxy/index.js';
 import { CRI_NAMESPACE } from './containerd-content.js';
 
@@ -30,15 +30,26 @@ export interface LocalImageNames {
  * node pulls it again, and then the container runs the new image too.
  */
 export function createContainerdImageNames(runtimeEndpoint: string): LocalImageNames {
-  const root = new protobuf.Root().loadSync(IMAGES_PROTO, { keepCase: true });
-  const requestType = root.lookupType('containerd.services.images.v1.GetImageRequest');
-  const responseType = root.lookupType('containerd.services.images.v1.GetImageResponse');
-  const client = new grpc.Client(unixTarget(runtimeEndpoint), grpc.credentials.createInsecure());
+  // The schema, grpc-js and the connection come with the first lookup, not at start-up.
+  let reader: { client: grpc.Client; requestType: protobuf.Type; responseType: protobuf.Type } | undefined;
+  const connected = () => {
+    if (reader) return reader;
+    const grpc = grpcJs();
+    const root = new (protobufJs().Root)().loadSync(IMAGES_PROTO, { keepCase: true });
+    reader = {
+      client: new grpc.Client(unixTarget(runtimeEndpoint), grpc.credentials.createInsecure()),
+      requestType: root.lookupType('containerd.services.images.v1.GetImageRequest'),
+      responseType: root.lookupType('containerd.services.images.v1.GetImageResponse'),
+    };
+    return reader;
+  };
   let unsupported = false;
 
   type Answer = { image?: { target?: { digest?: string; media_type?: string } } };
   const get = (name: string, signal: AbortSignal): Promise<ImageTarget | undefined> =>
     new Promise((resolve, reject) => {
+      const grpc = grpcJs();
+      const { client, requestType, responseType } = connected();
       const metadata = new grpc.Metadata();
       metadata.set('containerd-namespace', CRI_NAMESPACE);
       const call = client.makeUnaryRequest(
@@ -70,7 +81,7 @@ export function createContainerdImageNames(runtimeEndpoint: string): LocalImageN
       return get(name, signal);
     },
     close() {
-      client.close();
+      reader?.client.close();
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { CallInterceptor, InterceptDecision, InterceptedCall } from '../proxy/index.js';
 import { errorText, type Logger } from '../log/logger.js';
+import { bounded, MAX_CAUSE_CHARS } from '../log/bounded.js';
 import type { ShimSettings } from '../config/index.js';
 import {
   annotationNameOf,
@@ -55,8 +56,8 @@ async function injectSeccompProfile(deps: CreateContainerInjectorDeps, call: Int
   const log = deps.logger.child({
     id: call.requestId,
     name: call.method,
-    container: facts.containerName,
-    pod: `${facts.podNamespace}/${facts.podName}`,
+    container: bounded(facts.containerName),
+    pod: bounded(`${facts.podNamespace}/${facts.podName}`),
   });
 
   const gate = seccompGate(facts.securityContext);
@@ -76,13 +77,14 @@ async function injectSeccompProfile(deps: CreateContainerInjectorDeps, call: Int
   try {
     ({ match, handler } = await findAnnotation(deps, facts, call.signal, runtimeDefault));
   } catch (error) {
-    log.error({ err: errorText(error) }, 'Reading seccomp profile annotations failed');
+    log.error({ err: bounded(errorText(error), MAX_CAUSE_CHARS) }, 'Reading seccomp profile annotations failed');
     return rejected(deps.observer, rejectionFor(error, facts), error, false);
   }
   if (!match) return noProfile(deps.observer, facts, unchanged);
 
-  log.info(foundAnnotationMessage(match));
-  log.info(`Pulling OCI artifact from ref: ${match.reference}`);
+  const shown = { ...match, key: bounded(match.key), reference: bounded(match.reference) };
+  log.info(foundAnnotationMessage(shown));
+  log.info(`Pulling OCI artifact from ref: ${shown.reference}`);
   try {
     const capabilities = effectiveCapabilities(deps.settings.defaultCapabilities, facts.securityContext);
     const baseline = deps.baselines?.get(handler);
@@ -100,7 +102,7 @@ async function injectSeccompProfile(deps: CreateContainerInjectorDeps, call: Int
     deps.observer?.createContainer('applied');
     return { action: 'forward', message: Buffer.concat([call.message, seccompOverride(profile.path, applied)]) };
   } catch (error) {
-    log.error({ err: errorText(error), annotation: match.key, ref: match.reference }, 'Seccomp profile from OCI artifact could not be applied');
+    log.error({ err: bounded(errorText(error), MAX_CAUSE_CHARS), annotation: shown.key, ref: shown.reference }, 'Seccomp profile from OCI artifact could not be applied');
     return rejected(deps.observer, rejectionFor(error, facts, match), error, true);
   }
 }

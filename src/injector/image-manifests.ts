@@ -3,7 +3,7 @@ import path from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { mergedImageAnnotations, SingleFlight, untilAborted, type ImageAnnotations } from '../artifact/index.js';
 import { writeFileAtomically } from '../files/atomic-write.js';
-import type { Logger } from '../log/logger.js';
+import { errorText, type Logger } from '../log/logger.js';
 
 /** What the shim needs of one image manifest (or index, resolved for this node's platform). */
 export interface ManifestFacts {
@@ -94,7 +94,10 @@ export function createImageManifestFacts(
     const facts = factsOf(found);
     options.logger.debug({ repoDigest, from }, 'Read image annotations');
     const kept: StoredFacts = { version: STORED_VERSION, ...facts };
-    await writeFileAtomically(fileOf(digest), JSON.stringify(kept));
+    // The file only spares a read after a restart: a disk that refuses it must not fail the pod.
+    await writeFileAtomically(fileOf(digest), JSON.stringify(kept)).catch((error: unknown) => {
+      options.logger.warn({ file: fileOf(digest), err: errorText(error) }, 'Image annotation cache file could not be written');
+    });
     byDigest.set(digest, facts);
     return facts;
   }

@@ -1,9 +1,9 @@
 import { LRUCache } from 'lru-cache';
-import { renderRuntimeSpecProfile, toRuntimeSpec } from '../seccomp/index.js';
-import { intersectWithBaseline } from './baselines.js';
+import { SingleFlight, untilAborted } from '../artifact/index.js';
 import type { ContainerTarget, PreparedProfile, ProfilePreparer } from './ports.js';
 import { createChainResolver, formatChain } from './profile-chain.js';
 import type { ProfileFiles } from './profile-files.js';
+import { createProfileConverter, type ProfileConverter } from './profile-conversions.js';
 
 /** The artifact as the injector needs it; src/artifact's pulled profile has these fields. */
 export interface PulledArtifact {
@@ -53,16 +53,21 @@ export interface ProfilePreparerDeps {
   files: ProfileFiles;
   node: NodeFacts;
   cacheEntries: number;
+  /** Bounded, off-thread for big profiles; see createProfileConverter. */
+  converter?: ProfileConverter;
 }
 
 /**
  * Pull, verify, validate, convert, write: one profile for one container. A converted profile
  * depends only on the digests of its chain (the artifact and any SPO base profiles under it), the
  * container's capabilities on this node and the handler's baseline, so the file for each is
- * remembered and a warm CreateContainer costs cache lookups.
+ * remembered and a warm CreateContainer costs cache lookups; pods that start together share one
+ * conversion (a rollout, a node reboot).
  */
 export function createProfilePreparer(deps: ProfilePreparerDeps): ProfilePreparer {
   const converted = new LRUCache<string, Pick<PreparedProfile, 'path' | 'baseline'>>({ max: deps.cacheEntries });
+  const conversions = new SingleFlight<Pick<PreparedProfile, 'path' | 'baseline'>>();
+  const converter = deps.converter ?? createProfileConverter();
   const resolveChain = createChainResolver((ref, signal) => pullVerified(deps.artifacts, deps.signatures, ref, signal), deps.cacheEntries);
   return {
     async prepare(reference: string, target: ContainerTarget, signal: AbortSignal): Promise<PreparedProfile> {
@@ -74,14 +79,17 @@ export function createProfilePreparer(deps: ProfilePreparerDeps): ProfilePrepare
       let written = converted.get(key);
       // Store gc may have removed a file no container used for a long time: it is written again.
       if (written === undefined || !(await deps.files.exists(written.path))) {
-        const forContainer = { arch: deps.node.arch, capabilities, kernelVersion: deps.node.kernelVersion };
-        const spec = toRuntimeSpec(chain.profile, forContainer);
-        const merged = baseline ? intersectWithBaseline(baseline, spec, forContainer) : undefined;
-        written = {
-          path: await deps.files.write(renderRuntimeSpecProfile(merged?.profile ?? spec)),
-          ...(merged ? { baseline: merged.applied } : {}),
-        };
-        converted.set(key, written);
+        written = await untilAborted(
+          conversions.run(key, async () => {
+            const forContainer = { arch: deps.node.arch, capabilities, kernelVersion: deps.node.kernelVersion };
+            const result = await converter.convert(chain.source, reference, forContainer, baseline);
+            const fresh = { path: await deps.files.write(result.rendered), ...(result.baseline ? { baseline: result.baseline } : {}) };
+            converted.set(key, fresh);
+            return fresh;
+          }),
+          signal,
+          () => new Error(`converting the seccomp profile from ${reference}: aborted by the caller`),
+        );
       }
       const [head] = chain.links;
       return { ...written, manifestDigest: head?.digest ?? '', publishedLength: head?.publishedLength ?? 0, applied: formatChain(chain.links) };

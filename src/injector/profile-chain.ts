@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { ArtifactError } from '../artifact/index.js';
-import { isSpoDocument, OCI_PROFILE_PREFIX, parseProfile, parseSpoProfile, unionSyscalls, type SeccompProfile, type SeccompRule } from '../seccomp/index.js';
+import { isSpoDocument, OCI_PROFILE_PREFIX, parseSpoProfile, unionSyscalls, type SeccompProfile, type SeccompRule } from '../seccomp/index.js';
+import type { ProfileSource } from './profile-conversions.js';
 
 /**
  * Stacked profiles, as the Security Profiles Operator resolves them: an SPO `SeccompProfile`
@@ -40,8 +41,12 @@ export interface ResolvedChain<P extends PulledLink = PulledLink, V = unknown> {
   links: ChainLink<P, V>[];
   /** Every link's digest in order: what the merged profile depends on. */
   key: string;
-  /** The child with the union of every link's syscall rules. */
-  profile: SeccompProfile;
+  /**
+   * What the conversion starts from: an SPO chain's child with the union of every link's syscall
+   * rules; a CRI-O JSON artifact's bytes, read only by the conversion (which may run off the
+   * proxy's thread: a JSON profile has no base to find, so it need not be read here).
+   */
+  source: ProfileSource;
 }
 
 /**
@@ -51,14 +56,16 @@ export interface ResolvedChain<P extends PulledLink = PulledLink, V = unknown> {
  */
 const MAX_HELD_BYTES = 64 * 1024 * 1024;
 
-interface ReadLink {
-  /** Published length, what the cache's size bound counts. */
-  size: number;
-  format: 'spo' | 'json';
-  profile: SeccompProfile;
-  name?: string;
-  base?: string;
-}
+type ReadLink =
+  | { format: 'json' }
+  | {
+      format: 'spo';
+      /** Published length, what the cache's size bound counts. */
+      size: number;
+      profile: SeccompProfile;
+      name?: string;
+      base?: string;
+    };
 
 /** `REF@DIGEST` of each link, as the annotation and error messages name them. */
 export function formatChain(links: Pick<ChainLink, 'reference' | 'digest'>[]): string {
@@ -73,7 +80,7 @@ export function formatChain(links: Pick<ChainLink, 'reference' | 'digest'>[]): s
 export type ChainResolver<P extends PulledLink, V> = (reference: string, signal?: AbortSignal) => Promise<ResolvedChain<P, V>>;
 
 export function createChainResolver<P extends PulledLink, V>(pull: LinkPuller<P, V>, cacheEntries: number): ChainResolver<P, V> {
-  const parsed = new LRUCache<string, ReadLink>({ max: cacheEntries, maxSize: MAX_HELD_BYTES, sizeCalculation: (link) => Math.max(1, link.size) });
+  const parsed = new LRUCache<string, Extract<ReadLink, { format: 'spo' }>>({ max: cacheEntries, maxSize: MAX_HELD_BYTES, sizeCalculation: (link) => Math.max(1, link.size) });
   const merged = new LRUCache<string, { size: number; profile: SeccompProfile }>({
     max: cacheEntries,
     maxSize: MAX_HELD_BYTES,
@@ -81,16 +88,13 @@ export function createChainResolver<P extends PulledLink, V>(pull: LinkPuller<P,
   });
 
   function read(pulled: PulledLink, reference: string): ReadLink {
+    if (!isSpoDocument(pulled.bytes, pulled.layerTitle)) return { format: 'json' };
     let link = parsed.get(pulled.manifestDigest);
     if (link === undefined) {
-      if (isSpoDocument(pulled.bytes, pulled.layerTitle)) {
-        const spo = parseSpoProfile(pulled.bytes, reference);
-        link = { size: pulled.bytes.length, format: 'spo', profile: spo.profile };
-        if (spo.name !== undefined) link.name = spo.name;
-        if (spo.baseProfileName !== undefined) link.base = spo.baseProfileName;
-      } else {
-        link = { size: pulled.bytes.length, format: 'json', profile: parseProfile(pulled.bytes, reference) };
-      }
+      const spo = parseSpoProfile(pulled.bytes, reference);
+      link = { size: pulled.bytes.length, format: 'spo', profile: spo.profile };
+      if (spo.name !== undefined) link.name = spo.name;
+      if (spo.baseProfileName !== undefined) link.base = spo.baseProfileName;
       parsed.set(pulled.manifestDigest, link);
     }
     return link;
@@ -106,10 +110,13 @@ export function createChainResolver<P extends PulledLink, V>(pull: LinkPuller<P,
       const link = withChainContextSync(links, () => read(pulled, current));
       const seen = links.findIndex((l) => l.digest === pulled.manifestDigest);
       const entry: ChainLink<P, V> = { reference: current, digest: pulled.manifestDigest, publishedLength: pulled.bytes.length, format: link.format, pulled, verification };
-      if (link.name !== undefined) entry.name = link.name;
-      if (links.length > 0 && link.format !== 'spo') {
-        throw chainError([...links, entry], 'is not a Security Profiles Operator SeccompProfile: only those can be base profiles');
+      if (link.format === 'json') {
+        if (links.length > 0) {
+          throw chainError([...links, entry], 'is not a Security Profiles Operator SeccompProfile: only those can be base profiles');
+        }
+        return { links: [entry], key: entry.digest, source: { bytes: pulled.bytes } };
       }
+      if (link.name !== undefined) entry.name = link.name;
       links.push(entry);
       profiles.push(link.profile);
       if (seen >= 0) throw chainError(links, `is a cycle: link ${links.length} is link ${seen + 1} again`);
@@ -121,7 +128,7 @@ export function createChainResolver<P extends PulledLink, V>(pull: LinkPuller<P,
       profile = mergeChain(profiles);
       merged.set(key, { size: links.reduce((sum, l) => sum + l.publishedLength, 0), profile });
     }
-    return { links, key, profile };
+    return { links, key, source: { profile } };
   };
 }
 

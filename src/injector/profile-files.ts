@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomically } from '../files/atomic-write.js';
+import { NodeFileError, writeFileAtomically } from '../files/atomic-write.js';
 
 /**
  * Converted profiles on the node, one file per content, named by its sha256, under
@@ -19,7 +19,12 @@ export class ProfileFiles {
   async write(bytes: Buffer): Promise<string> {
     const digest = createHash('sha256').update(bytes).digest('hex');
     const target = path.join(this.dir, `${digest}.json`);
-    if (!(await this.holds(target, digest))) await writeFileAtomically(target, bytes);
+    if (await this.holds(target, digest)) return target;
+    try {
+      await writeFileAtomically(target, bytes);
+    } catch (error) {
+      throw new NodeFileError(`writing the converted seccomp profile under ${this.dir}`, error);
+    }
     return target;
   }
 

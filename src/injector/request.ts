@@ -41,10 +41,12 @@ interface DecodedRequest {
 }
 
 /** Looked up once: every CreateContainer decodes with it. */
-const CREATE_CONTAINER_REQUEST = criType('CreateContainerRequest');
+// Loaded with the first CreateContainer: parsing the CRI schema is not start-up work.
+let createContainerRequest: ReturnType<typeof criType> | undefined;
+const CREATE_CONTAINER_REQUEST = () => (createContainerRequest ??= criType('CreateContainerRequest'));
 
 export function decodeCreateContainer(message: Buffer): CreateContainerFacts {
-  const type = CREATE_CONTAINER_REQUEST;
+  const type = CREATE_CONTAINER_REQUEST();
   const decoded = type.toObject(type.decode(message), { enums: String, longs: Number }) as DecodedRequest;
   return {
     podSandboxId: decoded.pod_sandbox_id ?? '',
@@ -66,7 +68,7 @@ export function decodeCreateContainer(message: Buffer): CreateContainerFacts {
  * reads either sees the same profile.
  */
 export function seccompOverride(profilePath: string, annotations: Record<string, string>): Buffer {
-  const type = CREATE_CONTAINER_REQUEST;
+  const type = CREATE_CONTAINER_REQUEST();
   const override = type.fromObject({
     config: {
       annotations,

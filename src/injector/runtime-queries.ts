@@ -1,6 +1,6 @@
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { LRUCache } from 'lru-cache';
-import { criServiceConstructors, unixTarget } from '../cri/proto.js';
+import { criServiceConstructors, grpcJs, unixTarget } from '../cri/proto.js';
 
 /** What the injector asks the runtime itself, on a connection of its own beside the proxied one. */
 export interface RuntimeQueries {
@@ -26,10 +26,16 @@ type UnaryMethod = (request: object, options: grpc.CallOptions, callback: (error
 const QUERY_TIMEOUT_MS = 10_000;
 
 export function createRuntimeQueries(runtimeEndpoint: string): RuntimeQueries {
-  const { RuntimeService, ImageService } = criServiceConstructors();
   const target = unixTarget(runtimeEndpoint);
-  const runtime = new RuntimeService(target, grpc.credentials.createInsecure());
-  const image = new ImageService(target, grpc.credentials.createInsecure());
+  // Clients (and grpc-js) come with the first question, not at start-up.
+  let clients: { runtime: grpc.Client; image: grpc.Client } | undefined;
+  const connected = () => {
+    if (clients) return clients;
+    const { RuntimeService, ImageService } = criServiceConstructors();
+    const { credentials } = grpcJs();
+    clients = { runtime: new RuntimeService(target, credentials.createInsecure()), image: new ImageService(target, credentials.createInsecure()) };
+    return clients;
+  };
   // A sandbox's handler never changes, so one answer per sandbox serves for its whole life.
   const handlers = new LRUCache<string, string>({ max: 10_000 });
 
@@ -46,7 +52,7 @@ export function createRuntimeQueries(runtimeEndpoint: string): RuntimeQueries {
     async sandboxHandler(podSandboxId) {
       const known = handlers.get(podSandboxId);
       if (known !== undefined) return known;
-      const response = await call<{ status?: { runtime_handler?: string } }>(runtime, 'PodSandboxStatus', {
+      const response = await call<{ status?: { runtime_handler?: string } }>(connected().runtime, 'PodSandboxStatus', {
         pod_sandbox_id: podSandboxId,
       });
       const handler = response.status?.runtime_handler ?? '';
@@ -54,14 +60,14 @@ export function createRuntimeQueries(runtimeEndpoint: string): RuntimeQueries {
       return handler;
     },
     async imageStatus(imageRef) {
-      const response = await call<{ image?: { id?: string; repo_digests?: string[] } | null }>(image, 'ImageStatus', {
+      const response = await call<{ image?: { id?: string; repo_digests?: string[] } | null }>(connected().image, 'ImageStatus', {
         image: { image: imageRef },
       });
       return { id: response.image?.id ?? '', repoDigests: response.image?.repo_digests ?? [] };
     },
     close() {
-      runtime.close();
-      image.close();
+      clients?.runtime.close();
+      clients?.image.close();
     },
   };
 }

@@ -3,7 +3,7 @@ import { createArtifactClient, nodePlatform, type ArtifactClient, type PullObser
 import type { ShimSettings } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
 import type { CallInterceptor } from '../proxy/index.js';
-import { createSignatureVerifier, registrySignatureSource, type SignatureObserver, type SignatureVerifier } from '../signature/index.js';
+import type { SignatureObserver, SignatureVerifier } from '../signature/index.js';
 import { ProfileUses } from '../store/profile-uses.js';
 import { loadBaselines } from './baselines.js';
 import { createContainerInjector } from './create-container.js';
@@ -15,7 +15,9 @@ import type { InjectionObserver } from './outcome.js';
 import { createProfilePreparer } from './prepare-profile.js';
 import { ProfileFiles } from './profile-files.js';
 import { recordingUses } from './record-uses.js';
+import { createProfileConverter, DEFAULT_CONVERTER_OPTIONS } from './profile-conversions.js';
 import { createRuntimeQueries } from './runtime-queries.js';
+import { loadSignatureModule, signatureCheckFor } from './signature-check.js';
 
 /** The artifact client as the settings describe it; `pull` and `push` use the same one. */
 export function artifactClientFor(settings: ShimSettings, logger: Logger, observer?: PullObserver): ArtifactClient {
@@ -28,12 +30,19 @@ export function artifactClientFor(settings: ShimSettings, logger: Logger, observ
     timeouts: { requestMs: settings.artifact.requestTimeoutMs },
     cache: { max: settings.artifact.cacheEntries, ttlMs: settings.artifact.cacheTtlMs },
     allowStaleTagOnError: settings.artifact.allowStaleTagOnError,
+    pullTimeoutMs: settings.artifact.pullTimeoutMs,
     logger,
     observer,
   });
 }
 
-export function signatureVerifierFor(settings: ShimSettings, artifacts: ArtifactClient, logger: Logger, observer?: SignatureObserver): SignatureVerifier {
+export async function signatureVerifierFor(
+  settings: ShimSettings,
+  artifacts: ArtifactClient,
+  logger: Logger,
+  observer?: SignatureObserver,
+): Promise<SignatureVerifier> {
+  const { createSignatureVerifier, registrySignatureSource } = await loadSignatureModule();
   return createSignatureVerifier(settings.signature, registrySignatureSource(artifacts.registry), logger, observer);
 }
 
@@ -66,10 +75,11 @@ export function createInjector(settings: ShimSettings, logger: Logger, observer?
   const images = createImageAnnotationSource(runtime, localNames, manifests, logger);
   const preparer = createProfilePreparer({
     artifacts,
-    signatures: signatureVerifierFor(settings, artifacts, logger, observer),
+    signatures: signatureCheckFor(settings, artifacts, logger, observer),
     files: new ProfileFiles(settings.stateDir),
     node: { arch: nodePlatform().architecture, kernelVersion: os.release() },
     cacheEntries: settings.artifact.cacheEntries,
+    converter: createProfileConverter({ ...DEFAULT_CONVERTER_OPTIONS, maxConcurrent: settings.artifact.maxConversions }, logger),
   });
   const profiles = recordingUses(preparer, new ProfileUses(settings.stateDir));
   return {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
+import { boundLogLine } from './bounded.js';
 
 export type Logger = pino.Logger;
 
@@ -9,14 +10,18 @@ export interface LoggerOptions {
   destination?: pino.DestinationStream;
 }
 
-/** The shim's structured logger: one JSON line per event. */
+/**
+ * The shim's structured logger: one JSON line per event, none over MAX_LOG_LINE_CHARS. A CRI
+ * call's lines carry its method as `name` and its request id as `id`, as CRI-O's do; the
+ * logger itself sets no `name`, so no line carries the key twice.
+ */
 export function createLogger(options: LoggerOptions = {}): Logger {
   return pino(
     {
-      name: 'seccomp-oci-shim',
       level: options.level ?? 'info',
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
+      hooks: { streamWrite: boundLogLine },
     },
     options.destination ?? pino.destination({ fd: 2, sync: true }),
   );

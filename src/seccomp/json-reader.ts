@@ -110,6 +110,12 @@ class Reader {
 
   private string(): string {
     const start = this.pos;
+    // Most strings hold no escape and no control character: one slice, not a string built per character.
+    const end = this.plainStringEnd(start + 1);
+    if (end !== -1) {
+      this.pos = end + 1;
+      return this.text.slice(start + 1, end);
+    }
     this.pos += 1;
     let out = '';
     for (;;) {
@@ -127,6 +133,16 @@ class Reader {
       out += this.text[this.pos];
       this.pos += 1;
     }
+  }
+
+  /** The closing quote's index when the string from `from` has no backslash or control character before it, else -1. */
+  private plainStringEnd(from: number): number {
+    for (let i = from; i < this.text.length; i += 1) {
+      const code = this.text.charCodeAt(i);
+      if (code === 0x22) return i;
+      if (code === 0x5c || code < 0x20) return -1;
+    }
+    return -1;
   }
 
   private escape(): string {

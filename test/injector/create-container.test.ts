@@ -1,12 +1,14 @@
 import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { ArtifactError } from '../../src/artifact/index.js';
+import { ArtifactError, parseReference } from '../../src/artifact/index.js';
+import { MAX_CAUSE_CHARS, MAX_LOG_LINE_CHARS, MAX_VALUE_CHARS } from '../../src/log/bounded.js';
 import { criType } from '../../src/cri/proto.js';
 import { APPLIED_PROFILE_ANNOTATION, CREATE_CONTAINER, createContainerInjector } from '../../src/injector/index.js';
 import type { ContainerImage, ContainerTarget, PreparedProfile } from '../../src/injector/ports.js';
 import { createLogger, silentLogger, type Logger } from '../../src/log/logger.js';
 import { SignatureError } from '../../src/signature/index.js';
-import { ProfileError } from '../../src/seccomp/index.js';
+import { NodeFileError } from '../../src/files/atomic-write.js';
+import { parseProfile, ProfileError } from '../../src/seccomp/index.js';
 
 const KEY = 'seccomp-profile.kubernetes.cri-o.io';
 const REF = 'registry.example/profiles/app:v1';
@@ -171,7 +173,26 @@ describe('createContainerInjector', () => {
       'profile invalid',
       new ProfileError(REF, 'syscalls[0].action', 'unknown action "SCMP_ACT_NOPE"'),
       status.INVALID_ARGUMENT,
-      /^container "app" in pod "prod\/web": seccomp profile annotation .*\/POD=registry\.example\/profiles\/app:v1: .*syscalls\[0\]\.action.*SCMP_ACT_NOPE/,
+      /^ErrImagePull: container "app" in pod "prod\/web": seccomp profile annotation .*\/POD=registry\.example\/profiles\/app:v1: .*syscalls\[0\]\.action.*SCMP_ACT_NOPE/,
+    ],
+    [
+      'profile nested too deep',
+      (() => {
+        try {
+          parseProfile(`${'['.repeat(100_000)}${']'.repeat(100_000)}`, REF);
+        } catch (error) {
+          return error as Error;
+        }
+        throw new Error('a 100k-deep document was accepted');
+      })(),
+      status.INVALID_ARGUMENT,
+      /^ErrImagePull: container "app" in pod "prod\/web": seccomp profile annotation .*: not valid JSON: nesting deeper than 64 levels at line 1, column 66$/,
+    ],
+    [
+      'node disk full',
+      new NodeFileError('writing the converted seccomp profile under /var/lib/seccomp-oci-shim/profiles', Object.assign(new Error('ENOSPC: no space left on device, open'), { code: 'ENOSPC' })),
+      status.UNKNOWN,
+      `CreateContainerError: container "app" in pod "prod/web": seccomp profile annotation ${KEY}/POD=${REF}: writing the converted seccomp profile under /var/lib/seccomp-oci-shim/profiles: no space left on the device (ENOSPC)`,
     ],
   ] as [string, Error, number, string | RegExp][])('%s fails the call closed with a message naming container, annotation and cause', async (_label, error, code, message) => {
     const { run } = injector({ prepare: async () => Promise.reject(error) });
@@ -198,4 +219,33 @@ describe('createContainerInjector', () => {
       }),
     ]);
   });
+
+  it('bounds a 200 KB annotation value in every log line and in the error: no line over 16 KiB, one name key per line', async () => {
+    const raw: string[] = [];
+    const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void raw.push(line) } });
+    const hostile = `registry.example/${'a'.repeat(200_000)}:v1`;
+    const { run } = injector({ logger, prepare: async (reference) => Promise.reject(catchError(() => parseReference(reference))) });
+    const decision = await run(request({ podAnnotations: { [`${KEY}/POD`]: hostile } }));
+    expect(decision.action).toBe('reject');
+    if (decision.action !== 'reject') return;
+    expect(decision.message).toMatch(/^InvalidImageName: container "app" in pod "prod\/web": seccomp profile annotation /);
+    expect(decision.message).toContain(`...[${hostile.length - MAX_VALUE_CHARS} more characters]`);
+    expect(decision.message.length).toBeLessThan(MAX_VALUE_CHARS * 3 + MAX_CAUSE_CHARS + 400);
+    expect(raw.length).toBeGreaterThanOrEqual(3);
+    for (const line of raw) {
+      expect(line.length).toBeLessThanOrEqual(MAX_LOG_LINE_CHARS);
+      expect(line.match(/"name":/g)).toHaveLength(1);
+      expect(JSON.parse(line)).toMatchObject({ name: CREATE_CONTAINER, id: 'r-1' });
+    }
+    expect(raw.join('').length).toBeLessThan(12 * 1024);
+  });
 });
+
+function catchError(action: () => unknown): Error {
+  try {
+    action();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected an error');
+}
