@@ -228,6 +228,8 @@ describe('pulling from a real registry (distribution 2.8)', () => {
       mediaType: OCI_INDEX,
       annotations: { 'seccomp-profile.kubernetes.cri-o.io/POD': 'example/profile:v1' },
       platformManifest: { digest: myChild.digest, annotations: { which: 'mine' } },
+      // The config of the platform's manifest (here the seed's `{}` config): the image id it runs as.
+      configDigest: 'sha256:ca3d163bab055381827226140568f3bef7eaac187cebd76878e0b63e9e442356',
     });
   });
 
