@@ -10,6 +10,7 @@ import { startContainerd, type ContainerdNode } from '../support/containerd.js';
 import { connectCri, containerConfig, CriCallError, podSandboxConfig, type CriClient, type CriMessage } from '../support/cri.js';
 import { blobOf, buildBusyboxImage, descriptorOf, OCI_CONFIG, OCI_MANIFEST, type BusyboxImage } from '../support/images.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
+import { REAL_NODE, skipUnlessLinux } from '../support/requirements.js';
 import { startShim, type TestShim } from '../support/shim.js';
 
 const OLD_KEY = 'seccomp-profile.kubernetes.cri-o.io';
@@ -140,6 +141,9 @@ function ruleNames(seccomp: Seccomp | null): string[] {
   return (seccomp?.syscalls ?? []).flatMap((rule) => rule.names).sort();
 }
 
+// containerd, runc and the kernel's seccomp: nothing here runs elsewhere.
+const skip = skipUnlessLinux('CreateContainer on real containerd (test/e2e/seccomp-injection.test.ts)', REAL_NODE);
+
 beforeAll(async () => {
   registry = await startRegistry();
   node = await startContainerd({
@@ -200,7 +204,7 @@ afterAll(async () => {
   await registry?.stop();
 }, 120_000);
 
-describe('CreateContainer through the shim on containerd: which annotation applies, as in CRI-O', () => {
+describe.skipIf(skip)('CreateContainer through the shim on containerd: which annotation applies, as in CRI-O', () => {
   const arches = NATIVE_ARCHES[process.arch] ?? [];
 
   // Table values are built per test: the references exist only once beforeAll has pushed them.
@@ -329,7 +333,7 @@ describe('CreateContainer through the shim on containerd: which annotation appli
   });
 });
 
-describe('the profile in the kernel', () => {
+describe.skipIf(skip)('the profile in the kernel', () => {
   it('denies mkdir, shows Seccomp: 2, and leaves rmdir to containers without CAP_SYS_ADMIN', async () => {
     const { containerId } = await createThroughShim({ pod: 'pod-kernel', podAnnotations: { [`${OLD_KEY}/app`]: profileRef } });
     await cri.startContainer(containerId);
@@ -365,7 +369,7 @@ describe('the profile in the kernel', () => {
   });
 });
 
-describe('signature policy on the CreateContainer path', () => {
+describe.skipIf(skip)('signature policy on the CreateContainer path', () => {
   it('an unsigned profile under a policy that requires signatures fails with SignatureValidationFailed', async () => {
     const error = await createThroughShim({ pod: 'pod-unsigned', podAnnotations: { [`${OLD_KEY}/POD`]: unsignedRef } }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CriCallError);

@@ -6,7 +6,7 @@ import {
   REGISTRY_NETWORK_ENV,
   TEST_RUN_ENV,
 } from './registry-engine.js';
-import { missingLinuxRoot, mustRunEverything } from './requirements.js';
+import { missingOnLinux, mustRunEverything } from './requirements.js';
 
 /**
  * vitest's global setup: decides once per run where the test registry runs and tells the test
@@ -22,7 +22,7 @@ export default async function setup(): Promise<() => Promise<void>> {
     // testcontainers keeps the configuration it read first: once it looked here, this process
     // cannot point it at a service started afterwards, so only the test workers use it then.
     engine = await engineDescription().catch(() => undefined);
-    if (engine === undefined && process.env.DOCKER_HOST === undefined && missingLinuxRoot(['podman']) === undefined) {
+    if (engine === undefined && process.env.DOCKER_HOST === undefined && missingOnLinux({ root: true, commands: ['podman'] }) === undefined) {
       try {
         service = await startPodmanService(String(process.pid));
         Object.assign(process.env, {
@@ -63,7 +63,7 @@ export default async function setup(): Promise<() => Promise<void>> {
       process.env[REGISTRY_MODE_ENV] = 'process';
       console.info('test registry: no Docker-compatible engine reachable; docker-registry runs as a process');
     }
-    const missing = missingLinuxRoot([]);
+    const missing = missingOnLinux({ root: true });
     if (missing !== undefined) {
       console.info(`suites that start containerd and runc and check seccomp in the kernel need ${missing}: they are skipped`);
     }
