@@ -164,14 +164,15 @@ export async function startRegistryContainer(backend: RegistryBackend & { kind: 
         .withCopyFilesToContainer(options.files.map((file) => ({ source: file, target: `${CONTAINER_CONFIG_DIR}/${path.basename(file)}` })))
         .withLogConsumer((stream: Readable) => stream.pipe(log, { end: false }))
         .withWaitStrategy(Wait.forLogMessage(/listening on/))
-        .withStartupTimeout(30_000);
+        .withStartupTimeout(60_000);
       if (run) container = container.withLabels({ [TEST_RUN_LABEL]: run });
       container = backend.network === 'host' ? container.withNetworkMode('host') : container.withExposedPorts(port);
       let started: StartedTestContainer;
       try {
         started = await container.start();
       } catch (error) {
-        if (attempt < 5 && backend.network === 'host' && /address already in use/.test(readFileSync(options.logPath, 'utf8'))) continue;
+        const inUse = /address already in use/;
+        if (attempt < 5 && backend.network === 'host' && (inUse.test(String(error)) || inUse.test(readFileSync(options.logPath, 'utf8')))) continue;
         throw new Error(`registry container (${name}) did not start: ${(error as Error).message}; log ${options.logPath}`);
       }
       // Port publishing answers on 127.0.0.1 as well as on "localhost"; test certificates name 127.0.0.1.

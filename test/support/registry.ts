@@ -15,7 +15,7 @@ import {
   waitUntil,
   type ManagedProcess,
 } from './processes.js';
-import { CONTAINER_CONFIG_DIR, onPath, registryBackend, startRegistryContainer } from './registry-engine.js';
+import { CONTAINER_CONFIG_DIR, onPath, registryBackend, startRegistryContainer, type RegistryBackend } from './registry-engine.js';
 
 /**
  * A real OCI registry for tests: CNCF distribution 2.8 (Debian's `docker-registry`, in a
@@ -38,6 +38,11 @@ export interface RegistryOptions {
   auth?: { htpasswd: { username: string; password: string } } | { token: TokenServerOptions };
   /** Serve HTTPS with a certificate for 127.0.0.1 from a fresh test CA. */
   tls?: boolean;
+  /**
+   * Overrides the run's choice, for the helper's own tests: `process`, or `published-port`, a
+   * container on the engine's bridge network with its port published, as on a laptop.
+   */
+  runAs?: 'process' | 'published-port';
 }
 
 export interface TokenServer {
@@ -81,10 +86,16 @@ export async function makeTestCertificates(dir: string): Promise<{ caFile: strin
 }
 
 /**
- * An htpasswd line with a bcrypt hash, the only format distribution accepts. Made with the
- * system's crypt(3) through perl (libxcrypt does bcrypt), as apache2-utils is not installed.
+ * An htpasswd line with a bcrypt hash, the only format distribution accepts. Made by Apache's
+ * `htpasswd` where it is installed (apache2-utils; macOS ships it), else by the system's crypt(3)
+ * through perl (glibc's libxcrypt does bcrypt, macOS's crypt does not).
  */
 export async function htpasswdLine(username: string, password: string): Promise<string> {
+  if (onPath('htpasswd')) {
+    const line = (await runCommand('htpasswd', ['-n', '-b', '-B', '-C', '5', username, password])).trim();
+    if (!/^[^:]+:\$2[aby]\$05\$.{53}$/.test(line)) throw new Error(`htpasswd did not produce a bcrypt line: "${line}"`);
+    return `${line}\n`;
+  }
   const alphabet = './ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
   const bytes = randomBytes(21);
   // The 22nd salt character carries 2 bits only; these four are its canonical values.
@@ -256,13 +267,21 @@ async function startRegistryProcess(dir: string, config: (addr: string) => strin
   }
 }
 
+async function chosenBackend(runAs: RegistryOptions['runAs']): Promise<RegistryBackend> {
+  if (runAs === 'process') return { kind: 'process', why: 'asked for' };
+  const backend = await registryBackend();
+  if (runAs === undefined) return backend;
+  if (backend.kind !== 'container') throw new Error(`a registry with a published port needs a Docker-compatible engine: ${backend.why}`);
+  return { ...backend, network: 'bridge' };
+}
+
 /**
  * Starts a registry on 127.0.0.1: in a container when a Docker-compatible engine is reachable,
  * as a process otherwise (registry-engine.ts decides). Either way on a port of its own, and
  * `stop` removes it with everything it stored.
  */
 export async function startRegistry(options: RegistryOptions = {}): Promise<TestRegistry> {
-  const backend = await registryBackend();
+  const backend = await chosenBackend(options.runAs);
   const dir = await makeTempDir('registry');
   const cleanups: (() => Promise<void>)[] = [];
   // A file the registry reads: a process reads it where it is, a container gets a copy.
