@@ -32,7 +32,7 @@ export default async function setup(): Promise<() => Promise<void>> {
           // testcontainers takes this machine for a container and would look for a gateway otherwise.
           TESTCONTAINERS_HOST_OVERRIDE: '127.0.0.1',
           // The service runs here, as root: containers can share the host's network, which skips
-          // podman's bridge set-up (about 2.5 s per container start and stop).
+          // podman's bridge and port publishing (1.3 s more per container: bench/test-registry.ts).
           [REGISTRY_NETWORK_ENV]: 'host',
         });
         engine = service.description;
