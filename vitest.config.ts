@@ -11,5 +11,6 @@ export default defineConfig({
     pool: 'forks',
     // Decides where the test registry runs and, in CI here, starts and stops podman's API for it.
     globalSetup: ['test/support/global-setup.ts'],
+    reporters: ['default', './test/support/no-skips-reporter.ts'],
   },
 });
