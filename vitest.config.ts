@@ -9,5 +9,8 @@ export default defineConfig({
     // time keeps a 2-core machine from timing them out.
     fileParallelism: false,
     pool: 'forks',
+    // Decides where the test registry runs and, in CI here, starts and stops podman's API for it.
+    globalSetup: ['test/support/global-setup.ts'],
+    reporters: ['default', './test/support/no-skips-reporter.ts'],
   },
 });

@@ -295,7 +295,8 @@ describe('pulling from a real registry (distribution 2.8)', () => {
     const profile = sampleProfile('mirrored');
     const seed = await pushSeedShapedArtifact(registry.host, 'team/mirrored', 'v1', profile);
     const mirror = await startCountingProxy(registry.host);
-    const empty = await startRegistry();
+    // A mirror without the content: the same registry under a namespace nobody pushed to.
+    const empty = `${registry.host}/cache`;
     const deadPort = await startCountingProxy('127.0.0.1:1');
     const deadHost = deadPort.host;
     await deadPort.stop();
@@ -307,10 +308,10 @@ describe('pulling from a real registry (distribution 2.8)', () => {
       const upstream = `127.0.0.1:${await freeTcpPort()}`;
       const c = await client({
         registries: {
-          [upstream]: { mirrors: [deadHost, failingHost, `${empty.host}/cache`, mirror.host] },
+          [upstream]: { mirrors: [deadHost, failingHost, empty, mirror.host] },
           [deadHost]: { insecure: true },
           [failingHost]: { insecure: true },
-          [empty.host]: { insecure: true },
+          [registry.host]: { insecure: true },
           [mirror.host]: { insecure: true },
         },
         retry: { attempts: 2, baseDelayMs: 10 },
@@ -327,7 +328,6 @@ describe('pulling from a real registry (distribution 2.8)', () => {
       failing.closeAllConnections();
       await new Promise((resolve) => failing.close(resolve));
       await mirror.stop();
-      await empty.stop();
     }
   });
 
@@ -357,20 +357,22 @@ describe('pulling from a real registry (distribution 2.8)', () => {
 
 describe('with the registry gone', () => {
   it('serves a digest-pinned reference from the store with 0 requests; a tag fails closed unless allowStaleTagOnError', async () => {
-    const own = await startRegistry();
-    const front = await startCountingProxy(own.host);
+    // The client reaches the registry through two proxies; stopping the inner one takes the
+    // registry away from it while the outer one still counts what the client asks for.
+    const inner = await startCountingProxy(registry.host);
+    const front = await startCountingProxy(inner.host);
     const dir = await stateDir();
     const profile = sampleProfile('offline');
     const registries = { [front.host]: { insecure: true } };
     let seed: Awaited<ReturnType<typeof pushSeedShapedArtifact>>;
     try {
-      seed = await pushSeedShapedArtifact(own.host, 'offline/p', 'v1', profile);
+      seed = await pushSeedShapedArtifact(registry.host, 'offline/p', 'v1', profile);
       const first = createArtifactClient({ stateDir: dir, authFile: null, registries, allowStaleTagOnError: true });
       clients.push(first);
       await first.pullProfile(`${front.host}/offline/p:v1`);
       await first.pullProfile(`${front.host}/offline/p@${seed.digest}`);
     } finally {
-      await own.stop();
+      await inner.stop();
     }
     front.reset();
     const timeouts = { connectMs: 1000, requestMs: 2000 };

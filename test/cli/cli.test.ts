@@ -8,6 +8,7 @@ import { startContainerd, type ContainerdNode } from '../support/containerd.js';
 import { connectCri } from '../support/cri.js';
 import { makeTempDir, removeDirSync, runCommand, waitForUnixSocket } from '../support/processes.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
+import { REAL_NODE, skipUnlessLinux } from '../support/requirements.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const PROFILE = { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['read', 'write', 'exit_group'], action: 'SCMP_ACT_ALLOW' }] };
@@ -155,7 +156,7 @@ describe('seccomp-oci-shim push and pull', () => {
   });
 });
 
-describe('seccomp-oci-shim serve', () => {
+describe.skipIf(skipUnlessLinux('seccomp-oci-shim serve on real containerd (test/cli/cli.test.ts)', REAL_NODE))('seccomp-oci-shim serve', () => {
   let node: ContainerdNode;
   beforeAll(async () => {
     node = await startContainerd();

@@ -10,6 +10,7 @@ import { startContainerd, type ContainerdNode } from '../support/containerd.js';
 import { connectCri, containerConfig, CriCallError, podSandboxConfig, type CriClient, type CriMessage } from '../support/cri.js';
 import { blobOf, buildBusyboxImage, descriptorOf, OCI_CONFIG, OCI_MANIFEST, type BusyboxImage } from '../support/images.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
+import { REAL_NODE, skipUnlessLinux } from '../support/requirements.js';
 import { startShim, type TestShim } from '../support/shim.js';
 
 const OLD_KEY = 'seccomp-profile.kubernetes.cri-o.io';
@@ -175,6 +176,9 @@ function ruleNames(seccomp: Seccomp | null): string[] {
   return (seccomp?.syscalls ?? []).flatMap((rule) => rule.names).sort();
 }
 
+// containerd, runc and the kernel's seccomp: nothing here runs elsewhere.
+const skip = skipUnlessLinux('CreateContainer on real containerd (test/e2e/seccomp-injection.test.ts)', REAL_NODE);
+
 beforeAll(async () => {
   registry = await startRegistry();
   node = await startContainerd({
@@ -251,7 +255,7 @@ afterAll(async () => {
   await registry?.stop();
 }, 120_000);
 
-describe('CreateContainer through the shim on containerd: which annotation applies, as in CRI-O', () => {
+describe.skipIf(skip)('CreateContainer through the shim on containerd: which annotation applies, as in CRI-O', () => {
   const arches = NATIVE_ARCHES[process.arch] ?? [];
 
   // Table values are built per test: the references exist only once beforeAll has pushed them.
@@ -382,7 +386,7 @@ describe('CreateContainer through the shim on containerd: which annotation appli
   });
 });
 
-describe('images that share one config: each container gets its own image\'s annotations, never a sibling\'s', () => {
+describe.skipIf(skip)('images that share one config: each container gets its own image\'s annotations, never a sibling\'s', () => {
   it('containerd keeps the three images as one image id listing every manifest (the premise)', async () => {
     const statuses = await Promise.all(['plain', 'with-a', 'with-c'].map((tag) => cri.imageStatus(`${siblingRepo}:${tag}`)));
     const images = statuses.map((status) => status.image as { id: string; repo_digests: string[] });
@@ -444,7 +448,7 @@ describe('images that share one config: each container gets its own image\'s ann
   });
 });
 
-describe('the profile in the kernel', () => {
+describe.skipIf(skip)('the profile in the kernel', () => {
   it('denies mkdir, shows Seccomp: 2, and leaves rmdir to containers without CAP_SYS_ADMIN', async () => {
     const { containerId } = await createThroughShim({ pod: 'pod-kernel', podAnnotations: { [`${OLD_KEY}/app`]: profileRef } });
     await cri.startContainer(containerId);
@@ -480,7 +484,7 @@ describe('the profile in the kernel', () => {
   });
 });
 
-describe('signature policy on the CreateContainer path', () => {
+describe.skipIf(skip)('signature policy on the CreateContainer path', () => {
   it('an unsigned profile under a policy that requires signatures fails with SignatureValidationFailed', async () => {
     const error = await createThroughShim({ pod: 'pod-unsigned', podAnnotations: { [`${OLD_KEY}/POD`]: unsignedRef } }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CriCallError);

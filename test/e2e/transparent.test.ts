@@ -18,6 +18,7 @@ import {
   type StreamSubscription,
 } from '../support/cri.js';
 import { BUSYBOX_IMAGE } from '../support/images.js';
+import { REAL_NODE, skipUnlessLinux } from '../support/requirements.js';
 
 /**
  * The shim is transparent: on a real containerd 1.6 + runc node, every CRI call made through
@@ -122,7 +123,7 @@ interface Twin {
   events: StreamSubscription<ContainerEvent>;
 }
 
-describe('the shim in front of real containerd + runc', () => {
+describe.skipIf(skipUnlessLinux('CRI through the shim on real containerd (test/e2e/transparent.test.ts)', REAL_NODE))('the shim in front of real containerd + runc', () => {
   let node: ContainerdNode | undefined;
   let shim: { listenPath: string; stop(): Promise<void> } | undefined;
   let direct: CriClient;

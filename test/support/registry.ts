@@ -5,6 +5,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import type { StartedTestContainer } from 'testcontainers';
 import {
   freeTcpPort,
   makeTempDir,
@@ -14,10 +15,11 @@ import {
   waitUntil,
   type ManagedProcess,
 } from './processes.js';
+import { CONTAINER_CONFIG_DIR, onPath, registryBackend, startRegistryContainer, type RegistryBackend } from './registry-engine.js';
 
 /**
- * A real OCI registry for tests: Debian's `docker-registry` (CNCF distribution 2.8) on
- * 127.0.0.1, optionally with basic auth (htpasswd), token auth (a token server of the test's own
+ * A real OCI registry for tests: CNCF distribution 2.8 (Debian's `docker-registry`, in a
+ * container or as a process) on 127.0.0.1, optionally with basic auth (htpasswd), token auth (a token server of the test's own
  * issuing JWTs the registry trusts), and TLS (a CA made by the test with openssl).
  */
 
@@ -36,6 +38,11 @@ export interface RegistryOptions {
   auth?: { htpasswd: { username: string; password: string } } | { token: TokenServerOptions };
   /** Serve HTTPS with a certificate for 127.0.0.1 from a fresh test CA. */
   tls?: boolean;
+  /**
+   * Overrides the run's choice, for the helper's own tests: `process`, or `published-port`, a
+   * container on the engine's bridge network with its port published, as on a laptop.
+   */
+  runAs?: 'process' | 'published-port';
 }
 
 export interface TokenServer {
@@ -50,8 +57,12 @@ export interface TestRegistry {
   host: string;
   /** `http://127.0.0.1:PORT` or `https://...`. */
   url: string;
+  /** A temp directory of the registry's own (its certificates, logs), removed by `stop`. */
   dir: string;
-  process: ManagedProcess;
+  /** The registry's process, when it runs as one. */
+  process?: ManagedProcess;
+  /** The registry's container, when it runs in one. */
+  container?: StartedTestContainer;
   /** The CA that signed the registry's certificate (when `tls`). */
   caFile?: string;
   token?: TokenServer;
@@ -75,10 +86,16 @@ export async function makeTestCertificates(dir: string): Promise<{ caFile: strin
 }
 
 /**
- * An htpasswd line with a bcrypt hash, the only format distribution accepts. Made with the
- * system's crypt(3) through perl (libxcrypt does bcrypt), as apache2-utils is not installed.
+ * An htpasswd line with a bcrypt hash, the only format distribution accepts. Made by Apache's
+ * `htpasswd` where it is installed (apache2-utils; macOS ships it), else by the system's crypt(3)
+ * through perl (glibc's libxcrypt does bcrypt, macOS's crypt does not).
  */
 export async function htpasswdLine(username: string, password: string): Promise<string> {
+  if (onPath('htpasswd')) {
+    const line = (await runCommand('htpasswd', ['-n', '-b', '-B', '-C', '5', username, password])).trim();
+    if (!/^[^:]+:\$2[aby]\$05\$.{53}$/.test(line)) throw new Error(`htpasswd did not produce a bcrypt line: "${line}"`);
+    return `${line}\n`;
+  }
   const alphabet = './ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
   const bytes = randomBytes(21);
   // The 22nd salt character carries 2 bits only; these four are its canonical values.
@@ -180,24 +197,25 @@ async function startTokenServer(
 }
 
 function registryConfig(
-  dir: string,
-  port: number,
+  addr: string,
+  dataDir: string,
+  logLevel: 'warn' | 'info',
   auth: string,
   tls: { certFile: string; keyFile: string } | undefined,
 ): string {
   const lines = [
     'version: 0.1',
     'log:',
-    '  level: warn',
+    `  level: ${logLevel}`,
     '  accesslog:',
     '    disabled: true',
     'storage:',
     '  filesystem:',
-    `    rootdirectory: ${path.join(dir, 'data')}`,
+    `    rootdirectory: ${dataDir}`,
     '  delete:',
     '    enabled: true',
     'http:',
-    `  addr: 127.0.0.1:${port}`,
+    `  addr: ${addr}`,
     `  secret: ${randomBytes(16).toString('hex')}`,
   ];
   if (tls) lines.push('  tls:', `    certificate: ${tls.certFile}`, `    key: ${tls.keyFile}`);
@@ -217,10 +235,61 @@ function probe(url: string, ca: string | undefined): Promise<boolean> {
   });
 }
 
-/** Starts a registry on a free port of 127.0.0.1 (a new port if another process took it meanwhile). */
+/** What a started registry is: its address, its process or container, and how to stop it. */
+interface RunningRegistry {
+  host: string;
+  process?: ManagedProcess;
+  container?: StartedTestContainer;
+  stop(): Promise<void>;
+}
+
+/** The registry as a process on a free port of 127.0.0.1 (a new port if another process took it meanwhile). */
+async function startRegistryProcess(dir: string, config: (addr: string) => string, scheme: string, ca: string | undefined): Promise<RunningRegistry> {
+  if (!onPath('docker-registry')) {
+    throw new Error(
+      'the test registry needs a Docker-compatible engine (Docker, Podman, Colima; none is reachable) or the docker-registry binary (Debian: apt-get install docker-registry)',
+    );
+  }
+  for (let attempt = 1; ; attempt += 1) {
+    const port = await freeTcpPort();
+    const configFile = path.join(dir, 'config.yml');
+    await writeFile(configFile, config(`127.0.0.1:${port}`));
+    const proc = startProcess({ name: `registry-${attempt}`, command: 'docker-registry', args: ['serve', configFile], logDir: dir });
+    const url = `${scheme}://127.0.0.1:${port}`;
+    try {
+      await waitUntil(() => probe(url, ca), { what: `registry on ${url}`, process: proc, timeoutMs: 20_000 });
+    } catch (error) {
+      await proc.stop();
+      if (attempt < 5 && /address already in use/.test(proc.logTail())) continue;
+      throw error;
+    }
+    return { host: `127.0.0.1:${port}`, process: proc, stop: () => proc.stop() };
+  }
+}
+
+async function chosenBackend(runAs: RegistryOptions['runAs']): Promise<RegistryBackend> {
+  if (runAs === 'process') return { kind: 'process', why: 'asked for' };
+  const backend = await registryBackend();
+  if (runAs === undefined) return backend;
+  if (backend.kind !== 'container') throw new Error(`a registry with a published port needs a Docker-compatible engine: ${backend.why}`);
+  return { ...backend, network: 'bridge' };
+}
+
+/**
+ * Starts a registry on 127.0.0.1: in a container when a Docker-compatible engine is reachable,
+ * as a process otherwise (registry-engine.ts decides). Either way on a port of its own, and
+ * `stop` removes it with everything it stored.
+ */
 export async function startRegistry(options: RegistryOptions = {}): Promise<TestRegistry> {
+  const backend = await chosenBackend(options.runAs);
   const dir = await makeTempDir('registry');
   const cleanups: (() => Promise<void>)[] = [];
+  // A file the registry reads: a process reads it where it is, a container gets a copy.
+  const files: string[] = [];
+  const use = (file: string): string => {
+    files.push(file);
+    return backend.kind === 'container' ? `${CONTAINER_CONFIG_DIR}/${path.basename(file)}` : file;
+  };
   try {
     const certs = options.tls ? await makeTestCertificates(dir) : undefined;
     let auth = '';
@@ -228,45 +297,41 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     if (options.auth && 'htpasswd' in options.auth) {
       const file = path.join(dir, 'htpasswd');
       await writeFile(file, await htpasswdLine(options.auth.htpasswd.username, options.auth.htpasswd.password));
-      auth = `auth:\n  htpasswd:\n    realm: test-registry\n    path: ${file}\n`;
+      auth = `auth:\n  htpasswd:\n    realm: test-registry\n    path: ${use(file)}\n`;
     } else if (options.auth && 'token' in options.auth) {
       const service = 'test-registry';
       const issuer = 'test-token-issuer';
       token = await startTokenServer(dir, options.auth.token, service, issuer);
       cleanups.push(token.stop);
-      auth = `auth:\n  token:\n    realm: ${token.url}\n    service: ${service}\n    issuer: ${issuer}\n    rootcertbundle: ${token.certFile}\n`;
+      auth = `auth:\n  token:\n    realm: ${token.url}\n    service: ${service}\n    issuer: ${issuer}\n    rootcertbundle: ${use(token.certFile)}\n`;
     }
+    const tls = certs ? { certFile: use(certs.certFile), keyFile: use(certs.keyFile) } : undefined;
     const scheme = certs ? 'https' : 'http';
     const ca = certs ? readFileSync(certs.caFile, 'utf8') : undefined;
-    for (let attempt = 1; ; attempt += 1) {
-      const port = await freeTcpPort();
-      const configFile = path.join(dir, 'config.yml');
+    let running: RunningRegistry;
+    if (backend.kind === 'container') {
+      // "info" for the "listening on" line the start waits for.
+      const config = (addr: string): string => registryConfig(addr, '/var/lib/registry', 'info', auth, tls);
+      running = await startRegistryContainer(backend, { config, files, hostPort: freeTcpPort, logPath: path.join(dir, 'registry-container.log') });
+    } else {
       await mkdir(path.join(dir, 'data'), { recursive: true });
-      await writeFile(configFile, registryConfig(dir, port, auth, certs));
-      const proc = startProcess({ name: `registry-${attempt}`, command: 'docker-registry', args: ['serve', configFile], logDir: dir });
-      const url = `${scheme}://127.0.0.1:${port}`;
-      try {
-        await waitUntil(() => probe(url, ca), { what: `registry on ${url}`, process: proc, timeoutMs: 20_000 });
-      } catch (error) {
-        await proc.stop();
-        if (attempt < 5 && /address already in use/.test(proc.logTail())) continue;
-        throw error;
-      }
-      const registry: TestRegistry = {
-        host: `127.0.0.1:${port}`,
-        url,
-        dir,
-        process: proc,
-        async stop() {
-          await proc.stop();
-          for (const cleanup of cleanups) await cleanup();
-          removeDirSync(dir);
-        },
-      };
-      if (certs) registry.caFile = certs.caFile;
-      if (token) registry.token = token;
-      return registry;
+      running = await startRegistryProcess(dir, (addr) => registryConfig(addr, path.join(dir, 'data'), 'warn', auth, tls), scheme, ca);
     }
+    const registry: TestRegistry = {
+      host: running.host,
+      url: `${scheme}://${running.host}`,
+      dir,
+      async stop() {
+        await running.stop();
+        for (const cleanup of cleanups) await cleanup();
+        removeDirSync(dir);
+      },
+    };
+    if (running.process) registry.process = running.process;
+    if (running.container) registry.container = running.container;
+    if (certs) registry.caFile = certs.caFile;
+    if (token) registry.token = token;
+    return registry;
   } catch (error) {
     for (const cleanup of cleanups) await cleanup();
     removeDirSync(dir);
