@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
-import { buildBusyboxImage, ociLayoutTar, sha256Digest, OCI_CONFIG, OCI_LAYER_TAR, OCI_MANIFEST } from '../support/images.js';
+import { buildBusyboxImage, ociLayoutTar, sha256Digest, OCI_CONFIG, OCI_LAYER_TAR, OCI_MANIFEST } from '../../testbed/images.js';
 
 /** Every entry of a tar: name to { type, linkname, content }. */
 async function readTar(bytes: Buffer): Promise<Map<string, { type: string; linkname: string | null; content: Buffer }>> {
