@@ -15,11 +15,11 @@ import { CREATE_CONTAINER, createInjector } from '../src/injector/index.js';
 import type { ShimSettings } from '../src/config/index.js';
 import { silentLogger } from '../src/log/logger.js';
 import { registrySignatureSource, signArtifact } from '../src/signature/index.js';
-import { startContainerd } from '../test/support/containerd.js';
-import { connectCri, containerConfig, podSandboxConfig, type CriMessage } from '../test/support/cri.js';
-import { BUSYBOX_IMAGE } from '../test/support/images.js';
-import { startRegistry } from '../test/support/registry.js';
-import { startShim } from '../test/support/shim.js';
+import { startContainerd } from '../testbed/containerd.js';
+import { connectCri, containerConfig, podSandboxConfig, type CriMessage } from '../testbed/cri.js';
+import { BUSYBOX_IMAGE } from '../testbed/images.js';
+import { startRegistry } from '../testbed/registry.js';
+import { startShim } from '../testbed/shim.js';
 
 const KEY = 'seccomp-profile.kubernetes.cri-o.io/POD';
 const iterations = Number(process.argv[2] ?? 60);
@@ -71,7 +71,7 @@ const shim = await startShim(node.endpoint, (settings) => {
 try {
   const profileRef = `${registry.host}/bench/profile:v1`;
   const client = new RegistryClient({ registries: { [registry.host]: { insecure: true } } });
-  const profile = readFileSync(new URL('../test/seccomp/fixtures/containers-common-default.json', import.meta.url));
+  const profile = readFileSync(new URL('../testbed/fixtures/containers-common-default.json', import.meta.url));
   const profileDigest = (await pushProfile(client, { reference: profileRef, profile })).digest;
   client.close();
 

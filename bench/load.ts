@@ -24,10 +24,10 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { RegistryClient } from '../src/artifact/index.js';
 import { pushProfile } from '../src/artifact/push.js';
-import { startContainerd } from '../test/support/containerd.js';
-import { connectCri, containerConfig, podSandboxConfig, type CriClient } from '../test/support/cri.js';
-import { makeTempDir, removeDirSync, startProcess, waitForUnixSocket } from '../test/support/processes.js';
-import { startRegistry } from '../test/support/registry.js';
+import { startContainerd } from '../testbed/containerd.js';
+import { connectCri, containerConfig, podSandboxConfig, type CriClient } from '../testbed/cri.js';
+import { makeTempDir, removeDirSync, startProcess, waitForUnixSocket } from '../testbed/processes.js';
+import { startRegistry } from '../testbed/registry.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const KEY = 'seccomp-profile.kubernetes.cri-o.io/POD';

@@ -27,8 +27,8 @@ import { criType } from '../src/cri/proto.js';
 import { silentLogger } from '../src/log/logger.js';
 import { ShimMetrics } from '../src/metrics/index.js';
 import { startProxy, type CallInterceptor } from '../src/proxy/index.js';
-import { startContainerd } from '../test/support/containerd.js';
-import { connectCri, containerConfig, podSandboxConfig } from '../test/support/cri.js';
+import { startContainerd } from '../testbed/containerd.js';
+import { connectCri, containerConfig, podSandboxConfig } from '../testbed/cri.js';
 
 function flag(name: string, fallback: number): number {
   const index = process.argv.indexOf(name);

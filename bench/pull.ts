@@ -12,11 +12,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { createArtifactClient, type ArtifactClient } from '../src/artifact/index.js';
-import { runCommand } from '../test/support/processes.js';
-import { startCountingProxy, startRegistry } from '../test/support/registry.js';
+import { runCommand } from '../testbed/processes.js';
+import { startCountingProxy, startRegistry } from '../testbed/registry.js';
 
-const PROFILE = '/work/shared/fixtures/seccomp/containers-common-default.json';
+const PROFILE = fileURLToPath(new URL('../testbed/fixtures/containers-common-default.json', import.meta.url));
 const runsFlag = process.argv.indexOf('--runs');
 const RUNS = runsFlag > 0 ? Number(process.argv[runsFlag + 1]) : 15;
 

@@ -20,9 +20,9 @@ import { ProfileFiles } from '../src/injector/profile-files.js';
 import { signatureCheckFor } from '../src/injector/signature-check.js';
 import { silentLogger } from '../src/log/logger.js';
 import type { ProfilePreparer } from '../src/injector/ports.js';
-import { startCountingProxy, startRegistry } from '../test/support/registry.js';
+import { startCountingProxy, startRegistry } from '../testbed/registry.js';
 import { publishSpocArtifact, spoProfileYaml } from '../test/support/spoc.js';
-import { pushSeedShapedArtifact } from '../test/artifact/raw-registry.js';
+import { pushSeedShapedArtifact } from '../test/support/artifact/raw-registry.js';
 
 const runsFlag = process.argv.indexOf('--runs');
 const RUNS = runsFlag > 0 ? Number(process.argv[runsFlag + 1]) : 15;

@@ -1,5 +1,5 @@
 /**
- * What a test registry costs to start and stop, each way test/support/registry.ts can run it,
+ * What a test registry costs to start and stop, each way testbed/registry.ts can run it,
  * interleaved in one run: as a process (the baseline), in a container on the host network (CI
  * here, through the podman service the test run starts), in a container with a published port
  * (a laptop's way). Uses the test run's own global setup, so it starts and stops the same things.
@@ -10,8 +10,8 @@ import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import setup from '../test/support/global-setup.js';
-import { registryBackend } from '../test/support/registry-engine.js';
-import { startRegistry, type RegistryOptions } from '../test/support/registry.js';
+import { registryBackend } from '../testbed/registry-engine.js';
+import { startRegistry, type RegistryOptions } from '../testbed/registry.js';
 
 const MEASURING_ENV = 'SECCOMP_OCI_SHIM_BENCH_CHILD';
 const runsFlag = process.argv.indexOf('--runs');

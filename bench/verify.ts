@@ -13,7 +13,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { createSignatureVerifier, signArtifact, type SignaturePolicy } from '../src/signature/index.js';
 import { buildSimpleSigningPayload } from '../src/signature/simple-signing.js';
-import { privateKeyPem, profileAllowing, startSignatureTestbed } from '../test/signature/support/testbed.js';
+import { privateKeyPem, profileAllowing, startSignatureTestbed } from '../testbed/signature/testbed.js';
 
 const iterations = Number(process.argv[2] ?? 200);
 

@@ -10,9 +10,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { startContainerd } from '../test/support/containerd.js';
-import { connectCri, containerConfig, podSandboxConfig } from '../test/support/cri.js';
-import { ociArchitecture } from '../test/support/images.js';
+import { startContainerd } from '../testbed/containerd.js';
+import { connectCri, containerConfig, podSandboxConfig } from '../testbed/cri.js';
+import { ociArchitecture } from '../testbed/images.js';
 
 const node = await startContainerd();
 const cri = connectCri(node.endpoint);

@@ -12,11 +12,11 @@
  * Needs root (containerd and runc) and the Debian packages from scripts/install-deps.sh.
  */
 import { createArtifactClient } from '../src/artifact/index.js';
-import { startContainerd, type ContainerdNode } from '../test/support/containerd.js';
-import { connectCri, containerConfig, podSandboxConfig, type CriClient } from '../test/support/cri.js';
-import { BUSYBOX_IMAGE } from '../test/support/images.js';
-import { startRegistry, type TestRegistry } from '../test/support/registry.js';
-import { startShimProcess, type ShimProcess } from '../test/support/shim-process.js';
+import { startContainerd, type ContainerdNode } from '../testbed/containerd.js';
+import { connectCri, containerConfig, podSandboxConfig, type CriClient } from '../testbed/cri.js';
+import { BUSYBOX_IMAGE } from '../testbed/images.js';
+import { startRegistry, type TestRegistry } from '../testbed/registry.js';
+import { startShimProcess, type ShimProcess } from '../testbed/shim-process.js';
 
 const ANNOTATION = 'seccomp-profile.kubernetes.cri-o.io/POD';
 

@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArtifactError, createArtifactClient, type ArtifactClient, type ArtifactClientOptions } from '../../src/artifact/index.js';
-import { startCountingProxy, startRegistry, type TestRegistry } from '../support/registry.js';
-import { sampleProfile } from './raw-registry.js';
+import { startCountingProxy, startRegistry, type TestRegistry } from '../../testbed/registry.js';
+import { sampleProfile } from '../support/artifact/raw-registry.js';
 
 const tempDirs: string[] = [];
 const clients: ArtifactClient[] = [];

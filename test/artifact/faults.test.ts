@@ -5,8 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ArtifactError, createArtifactClient, nodePlatform, OCI_INDEX, OCI_MANIFEST, type ArtifactClient, type ArtifactClientOptions } from '../../src/artifact/index.js';
-import { sha256 } from '../support/registry.js';
-import { sampleProfile } from './raw-registry.js';
+import { sha256 } from '../../testbed/registry.js';
+import { sampleProfile } from '../support/artifact/raw-registry.js';
 
 /** A registry stand-in that misbehaves as each test tells it to. */
 interface Seen {

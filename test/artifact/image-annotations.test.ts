@@ -8,7 +8,7 @@ import {
   readImageAnnotations,
   type ReadManifest,
 } from '../../src/artifact/index.js';
-import { sha256 } from '../support/registry.js';
+import { sha256 } from '../../testbed/registry.js';
 
 const config = { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256('{}'), size: 2 };
 

@@ -13,9 +13,9 @@ import {
   type ArtifactClient,
   type ArtifactClientOptions,
 } from '../../src/artifact/index.js';
-import { freeTcpPort, runCommand } from '../support/processes.js';
-import { sha256, startCountingProxy, startRegistry, type CountingProxy, type TestRegistry } from '../support/registry.js';
-import { pushSeedShapedArtifact, rawGet, rawPutBlob, rawPutManifest, sampleProfile } from './raw-registry.js';
+import { freeTcpPort, runCommand } from '../../testbed/processes.js';
+import { sha256, startCountingProxy, startRegistry, type CountingProxy, type TestRegistry } from '../../testbed/registry.js';
+import { pushSeedShapedArtifact, rawGet, rawPutBlob, rawPutManifest, sampleProfile } from '../support/artifact/raw-registry.js';
 
 const SEED_CONFIG_DIGEST = 'sha256:ca3d163bab055381827226140568f3bef7eaac187cebd76878e0b63e9e442356';
 /** The OCI 1.1 empty descriptor's digest, as given in the image spec. */

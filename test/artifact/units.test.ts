@@ -11,7 +11,7 @@ import { ArtifactError, criErrorWord, digestOf, nodePlatform, selectPlatformMani
 import { profileFromLayer } from '../../src/artifact/profile-layer.js';
 import { retryAfterMs } from '../../src/artifact/registry-client.js';
 import { ContentStore } from '../../src/artifact/store.js';
-import { tarBuffer } from '../support/images.js';
+import { tarBuffer } from '../../testbed/images.js';
 
 const tempDirs: string[] = [];
 async function tempDir(): Promise<string> {

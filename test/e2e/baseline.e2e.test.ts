@@ -3,11 +3,15 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../../src/artifact/index.js';
 import { APPLIED_BASELINE_ANNOTATION, APPLIED_PROFILE_ANNOTATION } from '../../src/injector/create-container.js';
-import { startContainerd, type ContainerdNode } from '../support/containerd.js';
-import { connectCri, containerConfig, podSandboxConfig, type CriClient, type SecurityProfile } from '../support/cri.js';
-import { ociArchitecture, OCI_MANIFEST } from '../support/images.js';
-import { startRegistry, type TestRegistry } from '../support/registry.js';
-import { startShim, type TestShim } from '../support/shim.js';
+import { startContainerd, type ContainerdNode } from '../../testbed/containerd.js';
+import { connectCri, containerConfig, podSandboxConfig, type CriClient, type SecurityProfile } from '../../testbed/cri.js';
+import { ociArchitecture, OCI_MANIFEST } from '../../testbed/images.js';
+import { startRegistry, type TestRegistry } from '../../testbed/registry.js';
+import { startShim, type TestShim } from '../../testbed/shim.js';
+import { REAL_NODE, skipUnlessLinux } from '../support/requirements.js';
+
+// Needs Linux and root; elsewhere the suite is skipped with its reason (in CI, an error).
+const skip = skipUnlessLinux('Baselines on real containerd (test/e2e/baseline.e2e.test.ts)', REAL_NODE);
 
 const KEY = 'seccomp-profile.kubernetes.cri-o.io';
 const SECCOMP_CONFIG = 'application/vnd.cncf.seccomp-profile.config.v1+json';
@@ -121,7 +125,7 @@ afterAll(async () => {
   await registry?.stop();
 }, 120_000);
 
-describe('annotated profiles intersected with the node baseline, enforced by the kernel', () => {
+describe.skipIf(skip)('annotated profiles intersected with the node baseline, enforced by the kernel', () => {
   it('an Unconfined container gets the baseline and the artifact together: mkdir and symlink denied, touch allowed', async () => {
     const containerId = await create('pod-unconfined', { ref: refs.denyMkdir ?? '', seccomp: { profile_type: 'Unconfined' } });
     expect(await kernelSays(containerId)).toEqual({ mkdir: 1, symlink: 1, touch: 0, seccompMode: 'Seccomp:\t2' });

@@ -6,11 +6,15 @@ import { createArtifactClient, nodePlatform, RegistryClient } from '../../src/ar
 import { APPLIED_PROFILE_ANNOTATION, pullVerified } from '../../src/injector/index.js';
 import { createChainResolver } from '../../src/injector/profile-chain.js';
 import { registrySignatureSource, signArtifact } from '../../src/signature/index.js';
-import { startContainerd, type ContainerdNode } from '../support/containerd.js';
-import { connectCri, containerConfig, CriCallError, podSandboxConfig, type CriClient } from '../support/cri.js';
-import { startCountingProxy, startRegistry, type CountingProxy, type TestRegistry } from '../support/registry.js';
-import { startShim, type TestShim } from '../support/shim.js';
+import { startContainerd, type ContainerdNode } from '../../testbed/containerd.js';
+import { connectCri, containerConfig, CriCallError, podSandboxConfig, type CriClient } from '../../testbed/cri.js';
+import { startCountingProxy, startRegistry, type CountingProxy, type TestRegistry } from '../../testbed/registry.js';
+import { startShim, type TestShim } from '../../testbed/shim.js';
 import { publishSpocArtifact, spoProfileYaml } from '../support/spoc.js';
+import { REAL_NODE, skipUnlessLinux } from '../support/requirements.js';
+
+// Needs Linux and root; elsewhere the suite is skipped with its reason (in CI, an error).
+const skip = skipUnlessLinux('SPO artifacts on real containerd (test/e2e/spo-stacking.e2e.test.ts)', REAL_NODE);
 
 const KEY = 'seccomp-profile.kubernetes.cri-o.io';
 const NATIVE = nodePlatform();
@@ -119,7 +123,7 @@ afterAll(async () => {
   await registry?.stop();
 }, 120_000);
 
-describe("SPO artifacts in spoc's byte layout, through a pod annotation on containerd", () => {
+describe.skipIf(skip)("SPO artifacts in spoc's byte layout, through a pod annotation on containerd", () => {
   it('a SeccompProfile bound to this platform is applied and enforced', async () => {
     const containerId = await create('spo-single', refs.single ?? '');
     const { syscalls, annotation } = await applied(containerId);
@@ -139,7 +143,7 @@ describe("SPO artifacts in spoc's byte layout, through a pod annotation on conta
   });
 });
 
-describe('stacked profiles: baseProfileName oci://, resolved on the node', () => {
+describe.skipIf(skip)('stacked profiles: baseProfileName oci://, resolved on the node', () => {
   it('a three-level chain (tag, then digest) gives the union; the kernel denies each level\'s syscall and allows the rest', async () => {
     const containerId = await create('spo-chain', refs.child ?? '');
     const { syscalls, annotation } = await applied(containerId);

@@ -7,7 +7,7 @@ import { createContainerInjector } from '../../src/injector/index.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { callClass, parseListen, pullErrorReason, ShimMetrics, startMetricsServer, type MetricsServer } from '../../src/metrics/index.js';
 import { ProfileError } from '../../src/seccomp/index.js';
-import { makeTempDir, removeDirSync } from '../support/processes.js';
+import { makeTempDir, removeDirSync } from '../../testbed/processes.js';
 
 const KEY = 'seccomp-profile.kubernetes.cri-o.io';
 const DIGEST = `sha256:${'a'.repeat(64)}`;

@@ -9,7 +9,7 @@ import { CLIENT_PREFACE, Flag, FrameType, encodeFrame } from '../../src/proxy/fr
 import { HpackDecoder } from '../../src/proxy/hpack-decoder.js';
 import { encodeInteger } from '../../src/proxy/hpack-encoder.js';
 import { startProxy, type CallInterceptor, type InterceptedCall, type RunningProxy } from '../../src/proxy/index.js';
-import { FakeRuntime } from './fake-runtime.js';
+import { FakeRuntime } from '../support/proxy/fake-runtime.js';
 
 /**
  * Several calls written to the proxy as one chunk, the way a busy kubelet's connection delivers

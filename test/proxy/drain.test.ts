@@ -5,7 +5,7 @@ import { FrameReader } from '../../src/proxy/frame-reader.js';
 import { CLIENT_PREFACE, Flag, FrameType, encodeFrame } from '../../src/proxy/frames.js';
 import { framedMessage } from '../../src/proxy/grpc-message.js';
 import { encodeLiteralHeaders } from '../../src/proxy/hpack-encoder.js';
-import { startFrameTestbed, type FrameTestbed } from './frame-runtime.js';
+import { startFrameTestbed, type FrameTestbed } from '../support/proxy/frame-runtime.js';
 
 const VERSION = '/runtime.v1.RuntimeService/Version';
 

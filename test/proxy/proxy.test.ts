@@ -6,9 +6,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { criType } from '../../src/cri/proto.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { startProxy, type CallInterceptor, type InterceptDecision, type InterceptedCall, type RunningProxy } from '../../src/proxy/index.js';
-import { FakeRuntime } from './fake-runtime.js';
-import { rawClient, serverStream, unary } from './raw-client.js';
-import { WindowChecker } from './window-checker.js';
+import { FakeRuntime } from '../support/proxy/fake-runtime.js';
+import { rawClient, serverStream, unary } from '../support/proxy/raw-client.js';
+import { WindowChecker } from '../support/proxy/window-checker.js';
 
 const VERSION = '/runtime.v1.RuntimeService/Version';
 const LIST_CONTAINERS = '/runtime.v1.RuntimeService/ListContainers';

@@ -5,9 +5,9 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../src/log/logger.js';
 import { startProxy, type RunningProxy } from '../../src/proxy/index.js';
-import { FakeRuntime } from './fake-runtime.js';
-import { startFrameTestbed, type FrameTestbed } from './frame-runtime.js';
-import { rawClient, unary } from './raw-client.js';
+import { FakeRuntime } from '../support/proxy/fake-runtime.js';
+import { startFrameTestbed, type FrameTestbed } from '../support/proxy/frame-runtime.js';
+import { rawClient, unary } from '../support/proxy/raw-client.js';
 
 const VERSION = '/runtime.v1.RuntimeService/Version';
 const CREATE_CONTAINER = '/runtime.v1.RuntimeService/CreateContainer';

@@ -1,8 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log/logger.js';
-import { startFrameTestbed, type FrameTestbed } from './frame-runtime.js';
-import { rawClient, unary } from './raw-client.js';
+import { startFrameTestbed, type FrameTestbed } from '../support/proxy/frame-runtime.js';
+import { rawClient, unary } from '../support/proxy/raw-client.js';
 
 const VERSION = '/runtime.v1.RuntimeService/Version';
 const CREATE_CONTAINER = '/runtime.v1.RuntimeService/CreateContainer';

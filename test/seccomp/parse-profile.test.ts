@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseProfile, ProfileError } from '../../src/seccomp/index.js';
 
 const SOURCE = 'registry.example/profiles/app:v1';
-const FIXTURE = new URL('./fixtures/containers-common-default.json', import.meta.url);
+const FIXTURE = new URL('../../testbed/fixtures/containers-common-default.json', import.meta.url);
 
 function rejection(input: string | Buffer | object): ProfileError {
   const bytes = typeof input === 'string' || Buffer.isBuffer(input) ? input : JSON.stringify(input);

@@ -50,7 +50,7 @@ describe('renderRuntimeSpecProfile', () => {
   });
 
   it('gives the same bytes, hence the same digest, for the same profile and container', () => {
-    const bytes = readFileSync(new URL('./fixtures/containers-common-default.json', import.meta.url));
+    const bytes = readFileSync(new URL('../../testbed/fixtures/containers-common-default.json', import.meta.url));
     const digest = () => {
       const spec = toRuntimeSpec(parseProfile(bytes, 'fixture'), { arch: 'amd64', capabilities: CONTAINERD_DEFAULT_CAPABILITIES });
       return createHash('sha256').update(renderRuntimeSpecProfile(spec)).digest('hex');

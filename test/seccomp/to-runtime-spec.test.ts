@@ -10,7 +10,7 @@ import {
   type RuntimeSpecSeccomp,
 } from '../../src/seccomp/index.js';
 
-const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
+const fixture = (name: string) => readFileSync(new URL(`../../testbed/fixtures/${name}`, import.meta.url));
 const defaultProfile = parseProfile(fixture('containers-common-default.json'), 'containers-common-default.json');
 
 const namesOf = (spec: RuntimeSpecSeccomp) => (spec.syscalls ?? []).flatMap((s) => s.names);

@@ -6,8 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OCI_MANIFEST } from '../../src/artifact/index.js';
 import { MAX_SIGNATURE_BLOB_BYTES } from '../../src/signature/candidates.js';
 import { createSignatureVerifier, SignatureError } from '../../src/signature/index.js';
-import { sha256 } from '../support/registry.js';
-import { startFakeRegistryWithSource, type FakeRegistryWithSource } from './support/fake-registry.js';
+import { sha256 } from '../../testbed/registry.js';
+import { startFakeRegistryWithSource, type FakeRegistryWithSource } from '../support/signature/fake-registry.js';
 
 const subjectDigest = `sha256:${'a'.repeat(64)}`;
 const sigTag = `sha256-${'a'.repeat(64)}.sig`;

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OCI_MANIFEST } from '../../src/artifact/index.js';
 import { attachBundleReferrer } from '../../src/signature/index.js';
-import { sha256 } from '../support/registry.js';
-import { startFakeRegistryWithSource, type FakeRegistryWithSource } from './support/fake-registry.js';
+import { sha256 } from '../../testbed/registry.js';
+import { startFakeRegistryWithSource, type FakeRegistryWithSource } from '../support/signature/fake-registry.js';
 
 const BUNDLE_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 

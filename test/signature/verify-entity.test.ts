@@ -9,7 +9,7 @@ import type { SignatureRuleSettings } from '../../src/signature/policy.js';
 import { compilePolicy } from '../../src/signature/rule.js';
 import { buildSimpleSigningPayload } from '../../src/signature/simple-signing.js';
 import { verifySignedEntity } from '../../src/signature/verify-entity.js';
-import { TestSigstore } from './support/pki.js';
+import { TestSigstore } from '../../testbed/signature/pki.js';
 
 const ISSUER = 'https://token.actions.sigstore.test';
 const ALICE = 'alice@example.com';

@@ -17,7 +17,7 @@ import {
   startBackgroundGc,
   type InUse,
 } from '../../src/store/index.js';
-import { makeTempDir, removeDirSync } from '../support/processes.js';
+import { makeTempDir, removeDirSync } from '../../testbed/processes.js';
 
 const HOUR = 3_600_000;
 const NOW = new Date('2026-12-01T12:00:00Z');

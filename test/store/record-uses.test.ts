@@ -5,7 +5,7 @@ import { createProfilePreparer } from '../../src/injector/prepare-profile.js';
 import { ProfileFiles } from '../../src/injector/profile-files.js';
 import { recordingUses } from '../../src/injector/record-uses.js';
 import { ProfileUses } from '../../src/store/index.js';
-import { makeTempDir, removeDirSync } from '../support/processes.js';
+import { makeTempDir, removeDirSync } from '../../testbed/processes.js';
 
 const DIGEST = `sha256:${'d'.repeat(64)}`;
 const REF = 'registry.example/profiles/app:v1';

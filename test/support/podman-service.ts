@@ -2,8 +2,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { killQuietly, makeTempDir, removeDirSync, startProcess, waitUntil, type ManagedProcess } from './processes.js';
-import { TEST_RUN_LABEL } from './registry-engine.js';
+import { killQuietly, makeTempDir, removeDirSync, startProcess, waitUntil, type ManagedProcess } from '../../testbed/processes.js';
+import { TEST_RUN_LABEL } from '../../testbed/registry-engine.js';
 
 /**
  * podman's Docker-compatible API on a socket of the test run's own, for testcontainers where no

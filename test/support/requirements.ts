@@ -1,4 +1,4 @@
-import { onPath } from './registry-engine.js';
+import { onPath } from '../../testbed/registry-engine.js';
 
 /**
  * What suites need from the machine. On a laptop a suite that cannot run there is skipped with

@@ -1,4 +1,4 @@
-import { rawPutBlob, rawPutManifestBytes } from '../artifact/raw-registry.js';
+import { rawPutBlob, rawPutManifestBytes } from './artifact/raw-registry.js';
 
 /**
  * Artifacts in the exact byte layout `spoc push` produces (oras-go PackManifest, OCI 1.1), written

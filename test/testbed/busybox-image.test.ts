@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
-import { buildBusyboxImage, ociLayoutTar, sha256Digest, OCI_CONFIG, OCI_LAYER_TAR, OCI_MANIFEST } from '../support/images.js';
+import { buildBusyboxImage, ociLayoutTar, sha256Digest, OCI_CONFIG, OCI_LAYER_TAR, OCI_MANIFEST } from '../../testbed/images.js';
 import { skipUnlessLinux } from '../support/requirements.js';
 
 /** Every entry of a tar: name to { type, linkname, content }. */
@@ -17,7 +17,7 @@ async function readTar(bytes: Buffer): Promise<Map<string, { type: string; linkn
   return entries;
 }
 
-describe.skipIf(skipUnlessLinux('the busybox image (test/e2e/busybox-image.test.ts)', { commands: ['busybox'] }))('the hand-built busybox image (test/support/images.ts)', () => {
+describe.skipIf(skipUnlessLinux('the busybox image (test/testbed/busybox-image.test.ts)', { commands: ['busybox'] }))('the hand-built busybox image (testbed/images.ts)', () => {
   it('is content-addressed: every descriptor names its blob by sha256 and size', async () => {
     const image = await buildBusyboxImage();
     for (const blob of [image.config, image.layer, image.manifest]) {

@@ -8,7 +8,11 @@ import { prepareStateDir, STATE_LAYOUT, StateDirError } from '../../src/files/st
 import { createImageManifestFacts } from '../../src/injector/image-manifests.js';
 import { ProfileFiles } from '../../src/injector/profile-files.js';
 import { createLogger } from '../../src/log/logger.js';
-import { makeTempDir, removeDirSync, startProcess } from '../support/processes.js';
+import { makeTempDir, removeDirSync, startProcess } from '../../testbed/processes.js';
+import { skipUnlessLinux } from '../support/requirements.js';
+
+// Needs Linux and root; elsewhere the suite is skipped with its reason (in CI, an error).
+const skip = skipUnlessLinux('State directories on real tmpfs mounts (test/files/state-dir.e2e.test.ts)', { root: true, commands: ['mount', 'umount'] });
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
@@ -37,7 +41,7 @@ afterEach(() => {
   removeDirSync(dir);
 });
 
-describe('prepareStateDir', () => {
+describe.skipIf(skip)('prepareStateDir', () => {
   it('creates the layout with explicit modes whatever the umask (000 here)', async () => {
     const previous = process.umask(0);
     try {
@@ -105,7 +109,7 @@ describe('prepareStateDir', () => {
   });
 });
 
-describe('a full disk while serving', () => {
+describe.skipIf(skip)('a full disk while serving', () => {
   it('fails the profile write with a reason in words, and keeps image annotations working with a warning', async () => {
     const mountPoint = tmpfs('full', 'size=256k');
     const state = path.join(mountPoint, 'state');
@@ -136,7 +140,7 @@ describe('a full disk while serving', () => {
   });
 });
 
-describe('seccomp-oci-shim serve', () => {
+describe.skipIf(skip)('seccomp-oci-shim serve', () => {
   it('stops at start-up with a message naming an unusable state directory, and serves no socket', async () => {
     const state = path.join(tmpfs('ro', 'ro,size=1m'), 'state');
     const socket = path.join(dir, 'shim.sock');

@@ -2,10 +2,10 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { RegistryClient, type RetryOptions } from '../../../src/artifact/index.js';
-import { pushProfile } from '../../../src/artifact/push.js';
-import { registrySignatureSource, type SignaturePublisher } from '../../../src/signature/index.js';
-import { startCountingProxy, startRegistry, type CountingProxy, type TestRegistry } from '../../support/registry.js';
+import { RegistryClient, type RetryOptions } from '../../src/artifact/index.js';
+import { pushProfile } from '../../src/artifact/push.js';
+import { registrySignatureSource, type SignaturePublisher } from '../../src/signature/index.js';
+import { startCountingProxy, startRegistry, type CountingProxy, type TestRegistry } from '../registry.js';
 import { TestSigstore } from './pki.js';
 
 /**

@@ -4,9 +4,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodePlatform } from '../../src/artifact/index.js';
-import { rawGet } from '../artifact/raw-registry.js';
-import { makeTempDir, removeDirSync } from '../support/processes.js';
-import { startRegistry, type TestRegistry } from '../support/registry.js';
+import { rawGet } from '../support/artifact/raw-registry.js';
+import { makeTempDir, removeDirSync } from '../../testbed/processes.js';
+import { startRegistry, type TestRegistry } from '../../testbed/registry.js';
 import { spoProfileYaml } from '../support/spoc.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));

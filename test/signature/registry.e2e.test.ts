@@ -2,7 +2,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSignatureVerifier, SignatureError, signArtifact, type SignaturePolicy } from '../../src/signature/index.js';
 import { buildSimpleSigningPayload } from '../../src/signature/simple-signing.js';
-import { privateKeyPem, profileAllowing, startSignatureTestbed, type ProxiedSignatureTestbed } from './support/testbed.js';
+import { privateKeyPem, profileAllowing, startSignatureTestbed, type ProxiedSignatureTestbed } from '../../testbed/signature/testbed.js';
 
 const ISSUER = 'https://token.actions.sigstore.test';
 const ALICE = 'alice@example.com';

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { IMAGE_SERVICE, RUNTIME_SERVICE, criServiceConstructors, unixTarget } from '../../src/cri/proto.js';
+import { IMAGE_SERVICE, RUNTIME_SERVICE, criServiceConstructors, unixTarget } from '../src/cri/proto.js';
 import { BUSYBOX_IMAGE } from './images.js';
 
 /**

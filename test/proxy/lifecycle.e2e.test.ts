@@ -8,9 +8,9 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, silentLogger } from '../../src/log/logger.js';
 import { startProxy, type RunningProxy } from '../../src/proxy/index.js';
-import { FakeRuntime } from './fake-runtime.js';
-import { rawClient, unary } from './raw-client.js';
-import { WindowChecker } from './window-checker.js';
+import { FakeRuntime } from '../support/proxy/fake-runtime.js';
+import { rawClient, unary } from '../support/proxy/raw-client.js';
+import { WindowChecker } from '../support/proxy/window-checker.js';
 
 const VERSION = '/runtime.v1.RuntimeService/Version';
 const SLOW = '/runtime.v1.RuntimeService/ExecSync';

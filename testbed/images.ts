@@ -3,14 +3,14 @@ import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import tar, { type Header } from 'tar-stream';
-import { OCI_INDEX, OCI_LAYER_TAR, OCI_MANIFEST } from '../../src/artifact/media-types.js';
+import { OCI_INDEX, OCI_LAYER_TAR, OCI_MANIFEST } from '../src/artifact/media-types.js';
 
 /**
  * A container image built by hand from the machine's static busybox, so the end-to-end tests
  * need no registry on the internet: it serves as containerd's pause image and as workload image.
  */
 
-export { OCI_INDEX, OCI_LAYER_TAR, OCI_MANIFEST } from '../../src/artifact/media-types.js';
+export { OCI_INDEX, OCI_LAYER_TAR, OCI_MANIFEST } from '../src/artifact/media-types.js';
 export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
 
@@ -158,7 +158,7 @@ export async function buildBusyboxImage(options: BusyboxImageOptions = {}): Prom
       },
       // The layer is an uncompressed tar, so its diff id is its own digest.
       rootfs: { type: 'layers', diff_ids: [layer.digest] },
-      history: [{ created: '1970-01-01T00:00:00Z', created_by: 'test/support/images.ts from busybox-static' }],
+      history: [{ created: '1970-01-01T00:00:00Z', created_by: 'testbed/images.ts from busybox-static' }],
     }),
   );
   const manifestJson: Record<string, unknown> = {

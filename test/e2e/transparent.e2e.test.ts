@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { criType } from '../../src/cri/proto.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { startProxy } from '../../src/proxy/index.js';
-import { startContainerd, type ContainerdNode } from '../support/containerd.js';
+import { startContainerd, type ContainerdNode } from '../../testbed/containerd.js';
 import {
   connectCri,
   containerConfig,
@@ -16,8 +16,8 @@ import {
   type CriClient,
   type RawCallResult,
   type StreamSubscription,
-} from '../support/cri.js';
-import { BUSYBOX_IMAGE } from '../support/images.js';
+} from '../../testbed/cri.js';
+import { BUSYBOX_IMAGE } from '../../testbed/images.js';
 import { REAL_NODE, skipUnlessLinux } from '../support/requirements.js';
 
 /**

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RegistryClient } from '../../../src/artifact/index.js';
 import { registrySignatureSource, type SignaturePublisher } from '../../../src/signature/index.js';
-import { sha256 } from '../../support/registry.js';
+import { sha256 } from '../../../testbed/registry.js';
 
 /**
  * An in-memory stand-in for a distribution registry on 127.0.0.1 (port 0), for what Debian's

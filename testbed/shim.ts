@@ -1,7 +1,7 @@
 import path from 'node:path';
-import { defaultSettings, type ShimSettings } from '../../src/config/index.js';
-import { startShimService, type ShimService } from '../../src/cli/shim-service.js';
-import { createLogger, type Logger } from '../../src/log/logger.js';
+import { defaultSettings, type ShimSettings } from '../src/config/index.js';
+import { startShimService, type ShimService } from '../src/cli/shim-service.js';
+import { createLogger, type Logger } from '../src/log/logger.js';
 import { makeTempDir, removeDirSync } from './processes.js';
 
 export interface TestShim {

@@ -1,6 +1,6 @@
 import net from 'node:net';
-import { FrameReader } from '../../src/proxy/frame-reader.js';
-import { CLIENT_PREFACE, FrameType, Flag, parseSettings, Setting } from '../../src/proxy/frames.js';
+import { FrameReader } from '../../../src/proxy/frame-reader.js';
+import { CLIENT_PREFACE, FrameType, Flag, parseSettings, Setting } from '../../../src/proxy/frames.js';
 
 /**
  * A byte pipe placed between the proxy and the fake runtime that checks HTTP/2 flow control the

@@ -4,10 +4,10 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startContainerd, type ContainerdNode } from '../support/containerd.js';
-import { connectCri } from '../support/cri.js';
-import { makeTempDir, removeDirSync, runCommand, waitForUnixSocket } from '../support/processes.js';
-import { startRegistry, type TestRegistry } from '../support/registry.js';
+import { startContainerd, type ContainerdNode } from '../../testbed/containerd.js';
+import { connectCri } from '../../testbed/cri.js';
+import { makeTempDir, removeDirSync, runCommand, waitForUnixSocket } from '../../testbed/processes.js';
+import { startRegistry, type TestRegistry } from '../../testbed/registry.js';
 import { REAL_NODE, skipUnlessLinux } from '../support/requirements.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));

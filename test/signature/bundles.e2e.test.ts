@@ -2,7 +2,7 @@ import { createHash, sign, type KeyObject } from 'node:crypto';
 import { dsse } from '@sigstore/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attachBundleReferrer, createSignatureVerifier, SignatureError, type SignaturePolicy } from '../../src/signature/index.js';
-import { profileAllowing, startSignatureTestbed, type SignatureTestbed } from './support/testbed.js';
+import { profileAllowing, startSignatureTestbed, type SignatureTestbed } from '../../testbed/signature/testbed.js';
 
 const ISSUER = 'https://token.actions.sigstore.test';
 const ALICE = 'alice@example.com';

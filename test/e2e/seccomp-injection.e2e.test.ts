@@ -6,12 +6,12 @@ import { RegistryClient } from '../../src/artifact/index.js';
 import { APPLIED_PROFILE_ANNOTATION } from '../../src/injector/index.js';
 import { createContainerdManifestReader } from '../../src/injector/containerd-content.js';
 import { registrySignatureSource, signArtifact } from '../../src/signature/index.js';
-import { startContainerd, type ContainerdNode } from '../support/containerd.js';
-import { connectCri, containerConfig, CriCallError, podSandboxConfig, type CriClient, type CriMessage } from '../support/cri.js';
-import { blobOf, buildBusyboxImage, descriptorOf, OCI_CONFIG, OCI_MANIFEST, type BusyboxImage } from '../support/images.js';
-import { startRegistry, type TestRegistry } from '../support/registry.js';
+import { startContainerd, type ContainerdNode } from '../../testbed/containerd.js';
+import { connectCri, containerConfig, CriCallError, podSandboxConfig, type CriClient, type CriMessage } from '../../testbed/cri.js';
+import { blobOf, buildBusyboxImage, descriptorOf, OCI_CONFIG, OCI_MANIFEST, type BusyboxImage } from '../../testbed/images.js';
+import { startRegistry, type TestRegistry } from '../../testbed/registry.js';
+import { startShim, type TestShim } from '../../testbed/shim.js';
 import { REAL_NODE, skipUnlessLinux } from '../support/requirements.js';
-import { startShim, type TestShim } from '../support/shim.js';
 
 const OLD_KEY = 'seccomp-profile.kubernetes.cri-o.io';
 const NEW_KEY = 'seccomp-profile.crio.io';

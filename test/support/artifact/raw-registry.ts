@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { sha256 } from '../support/registry.js';
+import { sha256 } from '../../../testbed/registry.js';
 
 /**
  * Writes to a registry with bare HTTP requests, independently of src/artifact, so tests can

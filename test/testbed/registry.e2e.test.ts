@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { pushSeedShapedArtifact, rawGet, sampleProfile } from '../artifact/raw-registry.js';
-import { canConnect } from './processes.js';
-import { registryBackend } from './registry-engine.js';
-import { startRegistry, type RegistryOptions, type TestRegistry } from './registry.js';
-import { mustRunEverything } from './requirements.js';
+import { pushSeedShapedArtifact, rawGet, sampleProfile } from '../support/artifact/raw-registry.js';
+import { canConnect } from '../../testbed/processes.js';
+import { registryBackend } from '../../testbed/registry-engine.js';
+import { startRegistry, type RegistryOptions, type TestRegistry } from '../../testbed/registry.js';
+import { mustRunEverything } from '../support/requirements.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const backend = await registryBackend();
@@ -30,7 +30,7 @@ async function started(options: RegistryOptions): Promise<TestRegistry> {
   return registry;
 }
 
-describe('startRegistry (test/support/registry.ts)', () => {
+describe('startRegistry (testbed/registry.ts)', () => {
   it('runs the registry where the run decided: a container when an engine is reachable, else a process', async () => {
     const registry = await started({});
     expect(registry.container !== undefined).toBe(backend.kind === 'container');

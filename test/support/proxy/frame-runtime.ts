@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { FrameReader } from '../../src/proxy/frame-reader.js';
+import { FrameReader } from '../../../src/proxy/frame-reader.js';
 import {
   CLIENT_PREFACE,
   DEFAULT_HEADER_TABLE_SIZE,
@@ -14,11 +14,11 @@ import {
   goawayFrame,
   headersFragment,
   parseSettings,
-} from '../../src/proxy/frames.js';
-import { framedMessage } from '../../src/proxy/grpc-message.js';
-import { HpackDecoder, fieldValue } from '../../src/proxy/hpack-decoder.js';
-import { encodeInteger, encodeLiteralHeaders } from '../../src/proxy/hpack-encoder.js';
-import { startProxy, type ProxyOptions, type RunningProxy } from '../../src/proxy/index.js';
+} from '../../../src/proxy/frames.js';
+import { framedMessage } from '../../../src/proxy/grpc-message.js';
+import { HpackDecoder, fieldValue } from '../../../src/proxy/hpack-decoder.js';
+import { encodeInteger, encodeLiteralHeaders } from '../../../src/proxy/hpack-encoder.js';
+import { startProxy, type ProxyOptions, type RunningProxy } from '../../../src/proxy/index.js';
 
 /** A header field the runtime adds to its table when the client's table may hold it. */
 const LATE_FIELD: readonly [string, string] = ['x-late-answer', 'yes'];

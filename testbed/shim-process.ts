@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeTempDir, removeDirSync, startProcess, waitForUnixSocket, type ManagedProcess } from './processes.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 
 export interface ShimProcess {
   socketPath: string;
