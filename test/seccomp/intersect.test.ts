@@ -166,7 +166,7 @@ describe('intersectSeccomp on generated profiles and invocations', () => {
 });
 
 const common = parseProfile(
-  readFileSync(new URL('./fixtures/containers-common-default.json', import.meta.url)),
+  readFileSync(new URL('../../testbed/fixtures/containers-common-default.json', import.meta.url)),
   'containers-common-default.json',
 );
 const commonSpec = toRuntimeSpec(common, { arch: 'amd64', capabilities: CONTAINERD_DEFAULT_CAPABILITIES });
