@@ -52,6 +52,13 @@ export interface ContainerStatus {
   [field: string]: unknown;
 }
 
+/** The runtime-spec seccomp fields tests read. */
+export interface RuntimeSeccomp {
+  defaultAction: string;
+  architectures?: string[];
+  syscalls?: { names: string[]; action: string; errnoRet?: number }[];
+}
+
 export interface ContainerStatusResponse {
   status: ContainerStatus | null;
   info: Record<string, string>;
@@ -335,6 +342,19 @@ export class CriClient {
 
   imageStatus(image: string = BUSYBOX_IMAGE, verbose = false, options?: CallOptions): Promise<CriMessage> {
     return this.call('image', 'ImageStatus', { image: { image }, verbose }, options);
+  }
+
+  /** `.info.runtimeSpec.linux.seccomp` as `crictl inspect` shows it (null when Unconfined), and the container's annotations. */
+  async appliedSeccomp<S = RuntimeSeccomp>(containerId: string): Promise<{ seccomp: S | null; annotations: Record<string, string> }> {
+    const status = await this.containerStatus(containerId, true);
+    const info = JSON.parse(String(status.info.info)) as { runtimeSpec: { linux: { seccomp?: S | null } } };
+    return { seccomp: info.runtimeSpec.linux.seccomp ?? null, annotations: status.status?.annotations ?? {} };
+  }
+
+  /** Runs a shell script in a running container: its exit code and its output, standard output first. */
+  async sh(containerId: string, script: string, timeoutSeconds = 20): Promise<{ code: number; out: string }> {
+    const result = await this.execSync(containerId, ['/bin/sh', '-c', script], timeoutSeconds);
+    return { code: result.exit_code, out: `${result.stdout.toString()}${result.stderr.toString()}` };
   }
 
   /**

@@ -8,44 +8,11 @@ import { startContainerd, type ContainerdNode } from '../../testbed/containerd.j
 import { connectCri } from '../../testbed/cri.js';
 import { makeTempDir, removeDirSync, runCommand, waitForUnixSocket } from '../../testbed/processes.js';
 import { startRegistry, type TestRegistry } from '../../testbed/registry.js';
+import { runCli } from '../support/cli.js';
 import { REAL_NODE, skipUnlessLinux } from '../support/requirements.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const PROFILE = { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['read', 'write', 'exit_group'], action: 'SCMP_ACT_ALLOW' }] };
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * The main config file every run names, empty: without it the machine's own
- * /etc/seccomp-oci-shim/config.toml, if any, would be read too.
- */
-function isolated(args: string[]): string[] {
-  const [command, ...rest] = args;
-  return command === undefined ? [] : [command, '--config', path.join(dir, 'empty.toml'), ...rest];
-}
-
-/** Runs the CLI as an operator would, from its TypeScript source, with a bounded wait. */
-function cli(args: string[], timeoutMs = 30_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...isolated(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`seccomp-oci-shim ${args.join(' ')} did not finish in ${timeoutMs} ms\n${stderr}`));
-    }, timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 let dir: string;
 let registry: TestRegistry;
@@ -74,7 +41,7 @@ afterAll(async () => {
 describe('seccomp-oci-shim push and pull', () => {
   it('push publishes the profile with the seccomp config media type; skopeo reads what it wrote', async () => {
     const ref = `${registry.host}/profiles/cli:v1`;
-    const pushed = await cli(['push', '--config-dir', configDir, profileFile, ref]);
+    const pushed = await runCli(dir, ['push', '--config-dir', configDir, profileFile, ref]);
     expect(pushed.stderr).toBe('');
     expect(pushed.code).toBe(0);
     const digest = pushed.stdout.match(/^Digest: (sha256:[0-9a-f]{64})$/m)?.[1];
@@ -88,7 +55,7 @@ describe('seccomp-oci-shim push and pull', () => {
     expect(manifest.layers[0]?.annotations['org.opencontainers.image.title']).toBe('profile.json');
 
     const out = path.join(dir, 'pulled.json');
-    const pulled = await cli(['pull', '--config-dir', configDir, ref, '-o', out]);
+    const pulled = await runCli(dir, ['pull', '--config-dir', configDir, ref, '-o', out]);
     expect(pulled.code).toBe(0);
     expect(pulled.stderr).toContain(`Digest: ${digest}`);
     expect(pulled.stderr).toContain('Config media type: application/vnd.cncf.seccomp-profile.config.v1+json');
@@ -97,7 +64,7 @@ describe('seccomp-oci-shim push and pull', () => {
 
   it('push --artifact-type publishes the OCI 1.1 form', async () => {
     const ref = `${registry.host}/profiles/cli:artifact-type`;
-    expect((await cli(['push', '--config-dir', configDir, '--artifact-type', profileFile, ref])).code).toBe(0);
+    expect((await runCli(dir, ['push', '--config-dir', configDir, '--artifact-type', profileFile, ref])).code).toBe(0);
     const manifest = JSON.parse(await runCommand('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${ref}`])) as {
       artifactType: string;
       config: { mediaType: string };
@@ -110,7 +77,7 @@ describe('seccomp-oci-shim push and pull', () => {
     const bad = path.join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ defaultAction: 'SCMP_ACT_NOTIFY' }));
     const ref = `${registry.host}/profiles/cli:bad`;
-    const run = await cli(['push', '--config-dir', configDir, bad, ref]);
+    const run = await runCli(dir, ['push', '--config-dir', configDir, bad, ref]);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(bad);
     expect(run.stderr).toContain('defaultAction');
@@ -120,7 +87,7 @@ describe('seccomp-oci-shim push and pull', () => {
 
   it('pull of a missing tag fails with the reference and the registry answer', async () => {
     const ref = `${registry.host}/profiles/cli:missing`;
-    const run = await cli(['pull', '--config-dir', configDir, ref, '-o', path.join(dir, 'never.json')]);
+    const run = await runCli(dir, ['pull', '--config-dir', configDir, ref, '-o', path.join(dir, 'never.json')]);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(new RegExp(`pulling "${ref}".*manifest unknown`));
     expect(existsSync(path.join(dir, 'never.json'))).toBe(false);
@@ -133,23 +100,23 @@ describe('seccomp-oci-shim push and pull', () => {
     writeFileSync(keyFile, keys.privateKey.export({ type: 'pkcs8', format: 'pem' }));
     writeFileSync(pubFile, keys.publicKey.export({ type: 'spki', format: 'pem' }));
     const signedRef = `${registry.host}/signed/cli:v1`;
-    const signed = await cli(['push', '--config-dir', configDir, '--sign', '--key', keyFile, profileFile, signedRef]);
+    const signed = await runCli(dir, ['push', '--config-dir', configDir, '--sign', '--key', keyFile, profileFile, signedRef]);
     expect(signed.code).toBe(0);
     expect(signed.stdout).toMatch(new RegExp(`^Signature: ${registry.host}/signed/cli:sha256-[0-9a-f]{64}\\.sig$`, 'm'));
     // Other content, so the unsigned tag cannot name the signed digest.
     const unsignedFile = path.join(dir, 'unsigned-profile.json');
     writeFileSync(unsignedFile, JSON.stringify({ ...PROFILE, defaultAction: 'SCMP_ACT_KILL_PROCESS' }));
     const unsignedRef = `${registry.host}/signed/cli:unsigned`;
-    expect((await cli(['push', '--config-dir', configDir, unsignedFile, unsignedRef])).code).toBe(0);
+    expect((await runCli(dir, ['push', '--config-dir', configDir, unsignedFile, unsignedRef])).code).toBe(0);
 
     const policyDir = path.join(dir, 'policy.d');
     mkdirSync(policyDir);
     writeFileSync(path.join(policyDir, '10-test.toml'), readFileSync(path.join(configDir, '10-test.toml')));
     writeFileSync(path.join(policyDir, '20-policy.toml'), `[[shim.signature.rules]]\nprefix = "${registry.host}/signed"\nkeys = ["${pubFile}"]\n`);
-    const ok = await cli(['pull', '--config-dir', policyDir, signedRef, '-o', path.join(dir, 'signed.json')]);
+    const ok = await runCli(dir, ['pull', '--config-dir', policyDir, signedRef, '-o', path.join(dir, 'signed.json')]);
     expect(ok.stderr).toContain(`Signature: verified under rule ${registry.host}/signed`);
     expect(ok.code).toBe(0);
-    const rejected = await cli(['pull', '--config-dir', policyDir, unsignedRef, '-o', path.join(dir, 'unsigned.json')]);
+    const rejected = await runCli(dir, ['pull', '--config-dir', policyDir, unsignedRef, '-o', path.join(dir, 'unsigned.json')]);
     expect(rejected.code).toBe(1);
     expect(rejected.stderr).toMatch(/SignatureValidationFailed: .*signed\/cli:unsigned/);
     expect(existsSync(path.join(dir, 'unsigned.json'))).toBe(false);
@@ -169,7 +136,7 @@ describe.skipIf(skipUnlessLinux('seccomp-oci-shim serve on real containerd (test
     const socket = path.join(dir, 'run', 'shim.sock');
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', MAIN, ...isolated(['serve', '--config-dir', configDir, '--listen', socket, '--runtime-endpoint', node.endpoint])],
+      ['--import', 'tsx', MAIN, 'serve', '--config', path.join(dir, 'empty.toml'), '--config-dir', configDir, '--listen', socket, '--runtime-endpoint', node.endpoint],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';
@@ -195,9 +162,9 @@ describe.skipIf(skipUnlessLinux('seccomp-oci-shim serve on real containerd (test
   });
 
   it('answers -v and -h after the command word without starting to serve', async () => {
-    const version = await cli(['serve', '-v', '--listen', path.join(dir, 'never.sock')]);
+    const version = await runCli(dir, ['serve', '-v', '--listen', path.join(dir, 'never.sock')]);
     expect(version).toEqual({ code: 0, stdout: expect.stringMatching(/^seccomp-oci-shim \d+\.\d+\.\d+\n$/), stderr: '' });
-    const help = await cli(['pull', '--help']);
+    const help = await runCli(dir, ['pull', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^Usage: seccomp-oci-shim <command>/);
     expect(existsSync(path.join(dir, 'never.sock'))).toBe(false);
@@ -207,7 +174,7 @@ describe.skipIf(skipUnlessLinux('seccomp-oci-shim serve on real containerd (test
     const badDir = path.join(dir, 'bad.d');
     mkdirSync(badDir);
     writeFileSync(path.join(badDir, '10-bad.conf'), '[shim]\nlisten = "/tmp/x.sock"\nshutdown_grace = 10\n');
-    const run = await cli(['serve', '--config-dir', badDir]);
+    const run = await runCli(dir, ['serve', '--config-dir', badDir]);
     expect(run.code).toBe(2);
     expect(run.stderr).toBe(
       `seccomp-oci-shim: configuration: ${path.join(badDir, '10-bad.conf')}:3: shim.shutdown_grace: expected a duration such as "30s" or "24h", got number 10\n`,

@@ -1,39 +1,17 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodePlatform } from '../../src/artifact/index.js';
 import { rawGet } from '../support/artifact/raw-registry.js';
 import { makeTempDir, removeDirSync } from '../../testbed/processes.js';
 import { startRegistry, type TestRegistry } from '../../testbed/registry.js';
 import { spoProfileYaml } from '../support/spoc.js';
+import { runCli } from '../support/cli.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 let dir: string;
 let registry: TestRegistry;
 
-/** The CLI as an operator runs it, with only this test's config, and a bounded wait. */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const [command = '', ...rest] = args;
-  const isolated = [command, '--config', path.join(dir, 'empty.toml'), '--config-dir', path.join(dir, 'config.d'), ...rest];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...isolated], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`seccomp-oci-shim ${args.join(' ')} did not finish\n${stderr}`));
-    }, 30_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 beforeAll(async () => {
   dir = await makeTempDir('spo-cli');
@@ -57,7 +35,7 @@ describe('push --spo and pull of a stacked profile', () => {
     const baseFile = path.join(dir, 'base.yaml');
     writeFileSync(baseFile, spoProfileYaml('base', ['rmdir']));
     const baseRef = `${registry.host}/spo/base:v1`;
-    const pushed = await cli(['push', '--spo', baseFile, baseRef]);
+    const pushed = await runCli(dir, ['push', '--spo', baseFile, baseRef]);
     expect(pushed.stderr).toBe('');
     const baseDigest = /^Digest: (sha256:[0-9a-f]{64})$/m.exec(pushed.stdout)?.[1] ?? '';
     expect(baseDigest).toMatch(/^sha256:/);
@@ -80,10 +58,10 @@ describe('push --spo and pull of a stacked profile', () => {
     const childFile = path.join(dir, 'child.yaml');
     writeFileSync(childFile, spoProfileYaml('child', ['mkdir'], `oci://${registry.host}/spo/base@${baseDigest}`));
     const childRef = `${registry.host}/spo/child:v1`;
-    expect((await cli(['push', '--spo', '--platform', 'none', childFile, childRef])).code).toBe(0);
+    expect((await runCli(dir, ['push', '--spo', '--platform', 'none', childFile, childRef])).code).toBe(0);
 
     const out = path.join(dir, 'merged.json');
-    const pulled = await cli(['pull', childRef, '-o', out]);
+    const pulled = await runCli(dir, ['pull', childRef, '-o', out]);
     expect(pulled.code).toBe(0);
     expect(pulled.stderr).toContain('Format: Security Profiles Operator SeccompProfile "child"');
     expect(pulled.stderr).toContain(`Base profile 1: ${registry.host}/spo/base@${baseDigest}@${baseDigest} (SeccompProfile "base"), signature not required (rule default)`);
@@ -101,7 +79,7 @@ describe('push --spo and pull of a stacked profile', () => {
   it('push --spo refuses a file that is not a SeccompProfile, naming it', async () => {
     const file = path.join(dir, 'selinux.yaml');
     writeFileSync(file, 'apiVersion: security-profiles-operator.x-k8s.io/v1alpha2\nkind: SelinuxProfile\nspec: {}\n');
-    const run = await cli(['push', '--spo', file, `${registry.host}/spo/x:v1`]);
+    const run = await runCli(dir, ['push', '--spo', file, `${registry.host}/spo/x:v1`]);
     expect(run.code).not.toBe(0);
     expect(run.stderr).toContain(`seccomp profile from ${file}: kind: is a SelinuxProfile, not a SeccompProfile`);
   });

@@ -5,16 +5,16 @@ import { RegistryClient } from '../../src/artifact/index.js';
 import { APPLIED_BASELINE_ANNOTATION, APPLIED_PROFILE_ANNOTATION } from '../../src/injector/create-container.js';
 import { startContainerd, type ContainerdNode } from '../../testbed/containerd.js';
 import { connectCri, containerConfig, podSandboxConfig, type CriClient, type SecurityProfile } from '../../testbed/cri.js';
-import { ociArchitecture, OCI_MANIFEST } from '../../testbed/images.js';
+import { ociArchitecture } from '../../testbed/images.js';
 import { startRegistry, type TestRegistry } from '../../testbed/registry.js';
 import { startShim, type TestShim } from '../../testbed/shim.js';
 import { REAL_NODE, skipUnlessLinux } from '../support/requirements.js';
+import { pushCrioShapedProfile } from '../../testbed/crio-artifact.js';
 
 // Needs Linux and root; elsewhere the suite is skipped with its reason (in CI, an error).
 const skip = skipUnlessLinux('Baselines on real containerd (test/e2e/baseline.e2e.test.ts)', REAL_NODE);
 
 const KEY = 'seccomp-profile.kubernetes.cri-o.io';
-const SECCOMP_CONFIG = 'application/vnd.cncf.seccomp-profile.config.v1+json';
 
 /** The node's baseline for handler runc: symlinks are denied, everything else allowed. */
 const DENY_SYMLINK_BASELINE = {
@@ -48,20 +48,6 @@ let cri: CriClient;
 let baselineFile: string;
 const refs: Record<string, string> = {};
 
-/** A profile artifact in the shape CRI-O's published ones have: config `{}\n`, one layer. */
-async function pushProfile(client: RegistryClient, ref: string, profile: unknown): Promise<void> {
-  const layer = Buffer.from(JSON.stringify(profile));
-  const config = Buffer.from('{}\n');
-  const layerDigest = (await client.putBlob(ref, layer)).digest;
-  const configDigest = (await client.putBlob(ref, config)).digest;
-  const manifest = {
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
-    config: { mediaType: SECCOMP_CONFIG, digest: configDigest, size: config.length },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layerDigest, size: layer.length, annotations: { 'org.opencontainers.image.title': 'seccomp.json' } }],
-  };
-  await client.putManifest(ref, Buffer.from(JSON.stringify(manifest)), OCI_MANIFEST);
-}
 
 async function create(pod: string, options: { ref: string; handler?: string; seccomp?: SecurityProfile }): Promise<string> {
   const sandbox = podSandboxConfig({ name: pod, annotations: { [`${KEY}/POD`]: options.ref } });
@@ -71,24 +57,15 @@ async function create(pod: string, options: { ref: string; handler?: string; sec
   return containerId;
 }
 
-async function applied(containerId: string): Promise<{ seccomp: Seccomp | null; annotations: Record<string, string> }> {
-  const status = await cri.containerStatus(containerId, true);
-  const info = JSON.parse(String((status.info as Record<string, string>).info)) as { runtimeSpec: { linux: { seccomp?: Seccomp | null } } };
-  return { seccomp: info.runtimeSpec.linux.seccomp ?? null, annotations: (status.status as { annotations?: Record<string, string> }).annotations ?? {} };
-}
 
-async function exec(containerId: string, script: string): Promise<{ code: number; out: string }> {
-  const result = await cri.execSync(containerId, ['/bin/sh', '-c', script], 20);
-  return { code: result.exit_code, out: `${result.stdout.toString()}${result.stderr.toString()}` };
-}
 
 /** What the kernel lets the container do: each command's exit code, and the seccomp mode. */
 async function kernelSays(containerId: string) {
   return {
-    mkdir: (await exec(containerId, 'mkdir /tmp/made')).code,
-    symlink: (await exec(containerId, 'ln -s /tmp /tmp/link')).code,
-    touch: (await exec(containerId, 'touch /tmp/touched')).code,
-    seccompMode: (await exec(containerId, 'grep ^Seccomp: /proc/self/status')).out.trim(),
+    mkdir: (await cri.sh(containerId, 'mkdir /tmp/made')).code,
+    symlink: (await cri.sh(containerId, 'ln -s /tmp /tmp/link')).code,
+    touch: (await cri.sh(containerId, 'touch /tmp/touched')).code,
+    seccompMode: (await cri.sh(containerId, 'grep ^Seccomp: /proc/self/status')).out.trim(),
   };
 }
 
@@ -113,8 +90,8 @@ beforeAll(async () => {
   const client = new RegistryClient({ registries: { [registry.host]: { insecure: true } } });
   refs.denyMkdir = `${registry.host}/profiles/deny-mkdir:v1`;
   refs.allowAll = `${registry.host}/profiles/allow-all:v1`;
-  await pushProfile(client, refs.denyMkdir, DENY_MKDIR_ARTIFACT);
-  await pushProfile(client, refs.allowAll, ALLOW_ALL_ARTIFACT);
+  await pushCrioShapedProfile(client, refs.denyMkdir, DENY_MKDIR_ARTIFACT);
+  await pushCrioShapedProfile(client, refs.allowAll, ALLOW_ALL_ARTIFACT);
   client.close();
 }, 180_000);
 
@@ -129,7 +106,7 @@ describe.skipIf(skip)('annotated profiles intersected with the node baseline, en
   it('an Unconfined container gets the baseline and the artifact together: mkdir and symlink denied, touch allowed', async () => {
     const containerId = await create('pod-unconfined', { ref: refs.denyMkdir ?? '', seccomp: { profile_type: 'Unconfined' } });
     expect(await kernelSays(containerId)).toEqual({ mkdir: 1, symlink: 1, touch: 0, seccompMode: 'Seccomp:\t2' });
-    const { seccomp, annotations } = await applied(containerId);
+    const { seccomp, annotations } = await cri.appliedSeccomp<Seccomp>(containerId);
     expect(seccomp?.syscalls).toEqual([{ names: ['mkdir', 'mkdirat', 'symlink', 'symlinkat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }]);
     expect(annotations[APPLIED_PROFILE_ANNOTATION]).toMatch(new RegExp(`^${refs.denyMkdir}@sha256:[0-9a-f]{64}$`));
     expect(annotations[APPLIED_BASELINE_ANNOTATION]).toMatch(new RegExp(`^${baselineFile}@sha256:[0-9a-f]{64}$`));
@@ -153,7 +130,7 @@ describe.skipIf(skip)('annotated profiles intersected with the node baseline, en
 
   it('RuntimeDefault with apply_to_runtime_default gets containerd\'s default intersected with the artifact', async () => {
     const containerId = await create('pod-defaulted', { ref: refs.denyMkdir ?? '', handler: 'defaulted', seccomp: { profile_type: 'RuntimeDefault' } });
-    const { seccomp, annotations } = await applied(containerId);
+    const { seccomp, annotations } = await cri.appliedSeccomp<Seccomp>(containerId);
     const containerdDefault = JSON.parse(readFileSync(CONTAINERD_BASELINE, 'utf8')) as Seccomp;
     expect(seccomp?.defaultAction).toBe(containerdDefault.defaultAction);
     expect(seccomp?.architectures).toEqual(containerdDefault.architectures);
@@ -167,7 +144,7 @@ describe.skipIf(skip)('annotated profiles intersected with the node baseline, en
 
   it('RuntimeDefault without apply_to_runtime_default keeps containerd\'s default unchanged: the shipped baseline itself', async () => {
     const containerId = await create('pod-runtime-default', { ref: refs.denyMkdir ?? '', seccomp: { profile_type: 'RuntimeDefault' } });
-    const { seccomp, annotations } = await applied(containerId);
+    const { seccomp, annotations } = await cri.appliedSeccomp<Seccomp>(containerId);
     expect(seccomp).toEqual(JSON.parse(readFileSync(CONTAINERD_BASELINE, 'utf8')));
     expect(annotations[APPLIED_PROFILE_ANNOTATION]).toBeUndefined();
     expect(await kernelSays(containerId)).toEqual({ mkdir: 0, symlink: 0, touch: 0, seccompMode: 'Seccomp:\t2' });

@@ -1,8 +1,6 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../../src/artifact/index.js';
 import { APPLIED_PROFILE_ANNOTATION } from '../../src/injector/index.js';
@@ -10,18 +8,17 @@ import { silentLogger } from '../../src/log/logger.js';
 import { collectGarbage, containersInUse, ProfileUses, readInventory } from '../../src/store/index.js';
 import { startContainerd, type ContainerdNode } from '../../testbed/containerd.js';
 import { connectCri, containerConfig, CriCallError, podSandboxConfig, type CriClient } from '../../testbed/cri.js';
-import { OCI_MANIFEST } from '../../testbed/images.js';
 import { makeTempDir, removeDirSync } from '../../testbed/processes.js';
 import { startRegistry, type TestRegistry } from '../../testbed/registry.js';
 import { startShim, type TestShim } from '../../testbed/shim.js';
 import { REAL_NODE, skipUnlessLinux } from '../support/requirements.js';
+import { runCli, type CliRun } from '../support/cli.js';
+import { pushCrioShapedProfile } from '../../testbed/crio-artifact.js';
 
 // Needs Linux and root; elsewhere the suite is skipped with its reason (in CI, an error).
 const skip = skipUnlessLinux('Metrics, gc and status on real containerd (test/e2e/operability.e2e.test.ts)', REAL_NODE);
 
 const KEY = 'seccomp-profile.kubernetes.cri-o.io';
-const SECCOMP_CONFIG = 'application/vnd.cncf.seccomp-profile.config.v1+json';
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const DAY = 24 * 3_600_000;
 
 let registry: TestRegistry;
@@ -29,6 +26,12 @@ let node: ContainerdNode;
 let shim: TestShim;
 let cri: CriClient;
 let dir: string;
+
+/** The CLI as an operator runs it on this node: the shim's socket, the runtime and the state directory by flag. */
+function cli(args: string[]): Promise<CliRun> {
+  const [command = '', ...rest] = args;
+  return runCli(dir, [command, '--listen', shim.socketPath, '--runtime-endpoint', node.endpoint, '--state-dir', shim.settings.stateDir, ...rest], 60_000);
+}
 const refs: Record<string, string> = {};
 const digests: Record<string, string> = {};
 const containers: Record<string, { podId: string; containerId: string }> = {};
@@ -37,19 +40,6 @@ function denyProfile(syscall: string) {
   return { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: [syscall], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] };
 }
 
-async function pushProfile(client: RegistryClient, ref: string, profile: unknown): Promise<string> {
-  const layer = Buffer.from(JSON.stringify(profile));
-  const config = Buffer.from('{}\n');
-  const layerDigest = (await client.putBlob(ref, layer)).digest;
-  const configDigest = (await client.putBlob(ref, config)).digest;
-  const manifest = {
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
-    config: { mediaType: SECCOMP_CONFIG, digest: configDigest, size: config.length },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layerDigest, size: layer.length, annotations: { 'org.opencontainers.image.title': 'seccomp.json' } }],
-  };
-  return (await client.putManifest(ref, Buffer.from(JSON.stringify(manifest)), OCI_MANIFEST)).digest;
-}
 
 /** RunPodSandbox and CreateContainer through the shim, shaped as kubelet sends them (Unconfined asked for). */
 async function create(pod: string, annotations: Record<string, string>): Promise<{ podId: string; containerId: string }> {
@@ -83,27 +73,6 @@ function value(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(`seccomp_oci_shim_${series} `.length));
 }
 
-/** The CLI as an operator runs it on this node: the shim's socket, the runtime and the state directory by flag. */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const [command = '', ...rest] = args;
-  const flags = ['--config', path.join(dir, 'empty.toml'), '--config-dir', path.join(dir, 'config.d')];
-  const node_ = ['--listen', shim.socketPath, '--runtime-endpoint', node.endpoint, '--state-dir', shim.settings.stateDir];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, command, ...flags, ...node_, ...rest], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`seccomp-oci-shim ${args.join(' ')} did not finish\n${stderr}`));
-    }, 60_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 beforeAll(async () => {
   dir = await makeTempDir('operability');
@@ -122,7 +91,7 @@ beforeAll(async () => {
   const client = new RegistryClient({ registries: { [registry.host]: { insecure: true } } });
   for (const [name, syscall] of [['kept', 'mkdir'], ['dropped', 'rmdir'], ['old', 'chmod']] as const) {
     refs[name] = `${registry.host}/profiles/${name}:v1`;
-    digests[name] = await pushProfile(client, refs[name], denyProfile(syscall));
+    digests[name] = await pushCrioShapedProfile(client, refs[name], denyProfile(syscall));
   }
   client.close();
 }, 180_000);

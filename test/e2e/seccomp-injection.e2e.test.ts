@@ -7,15 +7,15 @@ import { APPLIED_PROFILE_ANNOTATION } from '../../src/injector/index.js';
 import { createContainerdManifestReader } from '../../src/injector/containerd-content.js';
 import { registrySignatureSource, signArtifact } from '../../src/signature/index.js';
 import { startContainerd, type ContainerdNode } from '../../testbed/containerd.js';
-import { connectCri, containerConfig, CriCallError, podSandboxConfig, type CriClient, type CriMessage } from '../../testbed/cri.js';
+import { connectCri, containerConfig, CriCallError, podSandboxConfig, type CriClient, type CriMessage, type RuntimeSeccomp } from '../../testbed/cri.js';
 import { blobOf, buildBusyboxImage, descriptorOf, OCI_CONFIG, OCI_MANIFEST, type BusyboxImage } from '../../testbed/images.js';
 import { startRegistry, type TestRegistry } from '../../testbed/registry.js';
 import { startShim, type TestShim } from '../../testbed/shim.js';
 import { REAL_NODE, skipUnlessLinux } from '../support/requirements.js';
+import { pushCrioShapedProfile } from '../../testbed/crio-artifact.js';
 
 const OLD_KEY = 'seccomp-profile.kubernetes.cri-o.io';
 const NEW_KEY = 'seccomp-profile.crio.io';
-const SECCOMP_CONFIG = 'application/vnd.cncf.seccomp-profile.config.v1+json';
 
 /**
  * A profile in the Docker/moby format published profiles use: mkdir is denied for everybody,
@@ -44,12 +44,6 @@ const NATIVE_ARCHES: Record<string, string[]> = {
   x64: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
   arm64: ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'],
 };
-
-interface Seccomp {
-  defaultAction: string;
-  architectures?: string[];
-  syscalls?: { names: string[]; action: string; errnoRet?: number }[];
-}
 
 let registry: TestRegistry;
 let node: ContainerdNode;
@@ -96,27 +90,6 @@ async function pushImage(client: RegistryClient, ref: string, image: BusyboxImag
   return (await client.putManifest(ref, image.manifest.bytes, OCI_MANIFEST)).digest;
 }
 
-/** Pushes a profile in the exact shape of CRI-O's published artifact: config `{}\n`, one layer. */
-async function pushProfile(client: RegistryClient, ref: string, profile: unknown): Promise<string> {
-  const layer = Buffer.from(JSON.stringify(profile));
-  const config = Buffer.from('{}\n');
-  const layerDigest = (await client.putBlob(ref, layer)).digest;
-  const configDigest = (await client.putBlob(ref, config)).digest;
-  const manifest = {
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
-    config: { mediaType: SECCOMP_CONFIG, digest: configDigest, size: config.length },
-    layers: [
-      {
-        mediaType: 'application/vnd.oci.image.layer.v1.tar',
-        digest: layerDigest,
-        size: layer.length,
-        annotations: { 'org.opencontainers.image.title': 'seccomp.json' },
-      },
-    ],
-  };
-  return (await client.putManifest(ref, Buffer.from(JSON.stringify(manifest)), OCI_MANIFEST)).digest;
-}
 
 interface CaseOptions {
   pod: string;
@@ -155,24 +128,9 @@ async function createThroughShim(options: CaseOptions): Promise<{ podId: string;
   return { podId, containerId };
 }
 
-/** `.info.runtimeSpec.linux.seccomp`, as `crictl inspect` shows it. */
-async function appliedSeccomp(containerId: string): Promise<{ seccomp: Seccomp | null; annotations: Record<string, string> }> {
-  const status = await cri.containerStatus(containerId, true);
-  const info = JSON.parse(String((status.info as Record<string, string>).info)) as {
-    runtimeSpec: { linux: { seccomp?: Seccomp | null } };
-  };
-  return {
-    seccomp: info.runtimeSpec.linux.seccomp ?? null,
-    annotations: (status.status as { annotations?: Record<string, string> }).annotations ?? {},
-  };
-}
 
-async function exec(containerId: string, script: string): Promise<{ code: number; out: string }> {
-  const result = await cri.execSync(containerId, ['/bin/sh', '-c', script], 20);
-  return { code: result.exit_code, out: `${result.stdout.toString()}${result.stderr.toString()}` };
-}
 
-function ruleNames(seccomp: Seccomp | null): string[] {
+function ruleNames(seccomp: RuntimeSeccomp | null): string[] {
   return (seccomp?.syscalls ?? []).flatMap((rule) => rule.names).sort();
 }
 
@@ -203,11 +161,11 @@ beforeAll(async () => {
 
   const client = new RegistryClient({ registries: { [registry.host]: { insecure: true } } });
   profileRef = `${registry.host}/profiles/deny-mkdir:v1`;
-  await pushProfile(client, profileRef, DENY_MKDIR_PROFILE);
+  await pushCrioShapedProfile(client, profileRef, DENY_MKDIR_PROFILE);
   unsignedRef = `${registry.host}/signed-only/deny-mkdir:unsigned`;
-  await pushProfile(client, unsignedRef, DENY_MKDIR_PROFILE);
+  await pushCrioShapedProfile(client, unsignedRef, DENY_MKDIR_PROFILE);
   signedRef = `${registry.host}/signed-only/deny-mkdir:signed`;
-  const signedDigest = await pushProfile(client, signedRef, { ...DENY_MKDIR_PROFILE, comment: 'signed' });
+  const signedDigest = await pushCrioShapedProfile(client, signedRef, { ...DENY_MKDIR_PROFILE, comment: 'signed' });
   await signArtifact({
     client: registrySignatureSource(client),
     registry: registry.host,
@@ -233,7 +191,7 @@ beforeAll(async () => {
   // Three images sharing one config, so containerd keeps them as one image id: annotating an
   // existing image (podman build --annotation, crane mutate) makes exactly these.
   const chmodRef = `${registry.host}/profiles/deny-chmod:v1`;
-  await pushProfile(client, chmodRef, DENY_CHMOD_PROFILE);
+  await pushCrioShapedProfile(client, chmodRef, DENY_CHMOD_PROFILE);
   const shared = imageVariant(base, 'siblings', {});
   siblingRepo = `${registry.host}/images/siblings`;
   siblings.plain = await pushImage(client, `${siblingRepo}:plain`, imageSibling(shared, {}));
@@ -270,7 +228,7 @@ describe.skipIf(skip)('CreateContainer through the shim on containerd: which ann
       podAnnotations: { [key]: profileRef },
       seccomp: seccompField,
     });
-    const { seccomp, annotations } = await appliedSeccomp(containerId);
+    const { seccomp, annotations } = await cri.appliedSeccomp(containerId);
     expect(seccomp?.defaultAction).toBe('SCMP_ACT_ALLOW');
     expect(seccomp?.architectures).toEqual(arches);
     expect(seccomp?.syscalls).toEqual([{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }]);
@@ -285,7 +243,7 @@ describe.skipIf(skip)('CreateContainer through the shim on containerd: which ann
     ['image annotation, the name alone (crictl)', 'pod', 'name-only'],
   ] as const)('%s: the profile the image names is applied', async (_label, variant, shape) => {
     const { containerId } = await createThroughShim({ pod: `pod-image-${variant}-${shape}`, image: imageRefs[variant], shape });
-    expect(ruleNames((await appliedSeccomp(containerId)).seccomp)).toEqual(['mkdir', 'mkdirat']);
+    expect(ruleNames((await cri.appliedSeccomp(containerId)).seccomp)).toEqual(['mkdir', 'mkdirat']);
   });
 
   it('reads image annotations from containerd\'s content store on the node, not from the registry', () => {
@@ -319,7 +277,7 @@ describe.skipIf(skip)('CreateContainer through the shim on containerd: which ann
         ...options,
         image: options.image ? imageRefs[options.image] : undefined,
       });
-      expect((await appliedSeccomp(containerId)).seccomp).toBeNull();
+      expect((await cri.appliedSeccomp(containerId)).seccomp).toBeNull();
     },
   );
 
@@ -329,7 +287,7 @@ describe.skipIf(skip)('CreateContainer through the shim on containerd: which ann
       podAnnotations: { [`${OLD_KEY}/POD`]: 'never-pulled.invalid/x:y' },
       seccomp: { profile_type: 'RuntimeDefault' },
     });
-    const { seccomp, annotations } = await appliedSeccomp(containerId);
+    const { seccomp, annotations } = await cri.appliedSeccomp(containerId);
     // containerd's own default profile: deny by default, hundreds of allowed syscalls.
     expect(seccomp?.defaultAction).toBe('SCMP_ACT_ERRNO');
     expect(ruleNames(seccomp).length).toBeGreaterThan(100);
@@ -344,7 +302,7 @@ describe.skipIf(skip)('CreateContainer through the shim on containerd: which ann
       podAnnotations: { [`${OLD_KEY}/POD`]: 'never-pulled.invalid/x:y' },
       seccomp: { profile_type: 'Localhost', localhost_ref: own },
     });
-    expect(ruleNames((await appliedSeccomp(containerId)).seccomp)).toEqual(['chmod']);
+    expect(ruleNames((await cri.appliedSeccomp(containerId)).seccomp)).toEqual(['chmod']);
   });
 
   it('a reference that does not exist fails CreateContainer, naming container, annotation and cause', async () => {
@@ -397,7 +355,7 @@ describe.skipIf(skip)('images that share one config: each container gets its own
   it('by tag, in any order: with-c gets C, plain gets none, with-a gets A', async () => {
     const rulesOf = async (tag: string) => {
       const { containerId } = await createThroughShim({ pod: `pod-sibling-${tag}`, image: `${siblingRepo}:${tag}` });
-      return ruleNames((await appliedSeccomp(containerId)).seccomp);
+      return ruleNames((await cri.appliedSeccomp(containerId)).seccomp);
     };
     expect(await rulesOf('with-c')).toEqual(['chmod', 'fchmodat']);
     expect(await rulesOf('plain')).toEqual([]);
@@ -406,12 +364,12 @@ describe.skipIf(skip)('images that share one config: each container gets its own
 
   it('by digest reference: that manifest\'s annotations', async () => {
     const { containerId } = await createThroughShim({ pod: 'pod-sibling-digest', image: `${siblingRepo}@${siblings.withC}` });
-    expect(ruleNames((await appliedSeccomp(containerId)).seccomp)).toEqual(['chmod', 'fchmodat']);
+    expect(ruleNames((await cri.appliedSeccomp(containerId)).seccomp)).toEqual(['chmod', 'fchmodat']);
   });
 
   it('a tag re-pointed in the registry after the node pulled it: the node\'s record wins', async () => {
     const { containerId } = await createThroughShim({ pod: 'pod-sibling-moving', image: `${siblingRepo}:moving` });
-    expect(ruleNames((await appliedSeccomp(containerId)).seccomp)).toEqual(['mkdir', 'mkdirat']);
+    expect(ruleNames((await cri.appliedSeccomp(containerId)).seccomp)).toEqual(['mkdir', 'mkdirat']);
   });
 
   it('in the kernel: with-a denies mkdir, its unannotated sibling does not', async () => {
@@ -419,8 +377,8 @@ describe.skipIf(skip)('images that share one config: each container gets its own
     const plain = await createThroughShim({ pod: 'pod-sibling-kernel-plain', image: `${siblingRepo}:plain` });
     await cri.startContainer(annotated.containerId);
     await cri.startContainer(plain.containerId);
-    expect((await exec(annotated.containerId, 'mkdir /tmp/x')).out).toMatch(/Operation not permitted/);
-    expect(await exec(plain.containerId, 'mkdir /tmp/x && grep "^Seccomp:" /proc/self/status')).toEqual({ code: 0, out: 'Seccomp:\t0\n' });
+    expect((await cri.sh(annotated.containerId, 'mkdir /tmp/x')).out).toMatch(/Operation not permitted/);
+    expect(await cri.sh(plain.containerId, 'mkdir /tmp/x && grep "^Seccomp:" /proc/self/status')).toEqual({ code: 0, out: 'Seccomp:\t0\n' });
   });
 
   it('the id alone (kubelet before 1.28) with siblings that disagree fails clearly and creates nothing', async () => {
@@ -444,7 +402,7 @@ describe.skipIf(skip)('images that share one config: each container gets its own
       shape: 'id-only',
       podAnnotations: { [`${OLD_KEY}/POD`]: profileRef },
     });
-    expect(ruleNames((await appliedSeccomp(containerId)).seccomp)).toEqual(['mkdir', 'mkdirat']);
+    expect(ruleNames((await cri.appliedSeccomp(containerId)).seccomp)).toEqual(['mkdir', 'mkdirat']);
   });
 });
 
@@ -452,13 +410,13 @@ describe.skipIf(skip)('the profile in the kernel', () => {
   it('denies mkdir, shows Seccomp: 2, and leaves rmdir to containers without CAP_SYS_ADMIN', async () => {
     const { containerId } = await createThroughShim({ pod: 'pod-kernel', podAnnotations: { [`${OLD_KEY}/app`]: profileRef } });
     await cri.startContainer(containerId);
-    const status = await exec(containerId, 'grep "^Seccomp:" /proc/self/status');
+    const status = await cri.sh(containerId, 'grep "^Seccomp:" /proc/self/status');
     expect(status.out.trim()).toBe('Seccomp:\t2');
-    const mkdir = await exec(containerId, 'mkdir /tmp/denied');
+    const mkdir = await cri.sh(containerId, 'mkdir /tmp/denied');
     expect(mkdir.code).not.toBe(0);
     expect(mkdir.out).toMatch(/Operation not permitted/);
     // rmdir of a missing directory: ENOENT when rmdir is allowed, EPERM when the profile denies it.
-    const rmdir = await exec(containerId, 'rmdir /tmp/missing');
+    const rmdir = await cri.sh(containerId, 'rmdir /tmp/missing');
     expect(rmdir.out).toMatch(/No such file or directory/);
   });
 
@@ -468,18 +426,18 @@ describe.skipIf(skip)('the profile in the kernel', () => {
       podAnnotations: { [`${OLD_KEY}/app`]: profileRef },
       securityContext: { capabilities: { add_capabilities: ['SYS_ADMIN'] } },
     });
-    const { seccomp } = await appliedSeccomp(containerId);
+    const { seccomp } = await cri.appliedSeccomp(containerId);
     expect(ruleNames(seccomp)).toEqual(['mkdir', 'mkdirat', 'rmdir']);
     await cri.startContainer(containerId);
-    expect((await exec(containerId, 'rmdir /tmp/missing')).out).toMatch(/Operation not permitted/);
+    expect((await cri.sh(containerId, 'rmdir /tmp/missing')).out).toMatch(/Operation not permitted/);
   });
 
   it('the file the runtime loaded is the converted runtime-spec profile the shim wrote', async () => {
     const { containerId } = await createThroughShim({ pod: 'pod-file', podAnnotations: { [`${OLD_KEY}/app`]: profileRef } });
-    const { seccomp } = await appliedSeccomp(containerId);
+    const { seccomp } = await cri.appliedSeccomp(containerId);
     const profileDir = path.join(shim.settings.stateDir, 'profiles');
     const files = readdirSync(profileDir).filter((f) => f.endsWith('.json'));
-    const written = files.map((f) => JSON.parse(readFileSync(path.join(profileDir, f), 'utf8')) as Seccomp);
+    const written = files.map((f) => JSON.parse(readFileSync(path.join(profileDir, f), 'utf8')) as RuntimeSeccomp);
     expect(written).toContainEqual(seccomp);
   });
 });
@@ -495,6 +453,6 @@ describe.skipIf(skip)('signature policy on the CreateContainer path', () => {
   it('the signed profile runs with the profile enforced', async () => {
     const { containerId } = await createThroughShim({ pod: 'pod-signed', podAnnotations: { [`${OLD_KEY}/POD`]: signedRef } });
     await cri.startContainer(containerId);
-    expect((await exec(containerId, 'mkdir /tmp/denied')).out).toMatch(/Operation not permitted/);
+    expect((await cri.sh(containerId, 'mkdir /tmp/denied')).out).toMatch(/Operation not permitted/);
   });
 });

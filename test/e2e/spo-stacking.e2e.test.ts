@@ -52,15 +52,12 @@ async function createFails(pod: string, reference: string): Promise<string> {
 }
 
 async function applied(containerId: string): Promise<{ syscalls: { names: string[]; action: string }[]; annotation: string | undefined }> {
-  const status = await cri.containerStatus(containerId, true);
-  const info = JSON.parse(String((status.info as Record<string, string>).info)) as { runtimeSpec: { linux: { seccomp?: { syscalls?: { names: string[]; action: string }[] } } } };
-  const annotations = (status.status as { annotations?: Record<string, string> }).annotations ?? {};
-  return { syscalls: info.runtimeSpec.linux.seccomp?.syscalls ?? [], annotation: annotations[APPLIED_PROFILE_ANNOTATION] };
+  const { seccomp, annotations } = await cri.appliedSeccomp(containerId);
+  return { syscalls: seccomp?.syscalls ?? [], annotation: annotations[APPLIED_PROFILE_ANNOTATION] };
 }
 
 async function exec(containerId: string, script: string): Promise<string> {
-  const result = await cri.execSync(containerId, ['/bin/sh', '-c', `${script} 2>&1; echo "exit=$?"`], 20);
-  return `${result.stdout.toString()}${result.stderr.toString()}`;
+  return (await cri.sh(containerId, `${script} 2>&1; echo "exit=$?"`)).out;
 }
 
 beforeAll(async () => {
