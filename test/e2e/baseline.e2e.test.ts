@@ -10,6 +10,7 @@ import { startRegistry, type TestRegistry } from '../../testbed/registry.js';
 import { startShim, type TestShim } from '../../testbed/shim.js';
 import { REAL_NODE, skipUnlessLinux } from '../support/requirements.js';
 import { pushCrioShapedProfile } from '../../testbed/crio-artifact.js';
+import { stopAll } from '../../testbed/stop-all.js';
 
 // Needs Linux and root; elsewhere the suite is skipped with its reason (in CI, an error).
 const skip = skipUnlessLinux('Baselines on real containerd (test/e2e/baseline.e2e.test.ts)', REAL_NODE);
@@ -95,12 +96,7 @@ beforeAll(async () => {
   client.close();
 }, 180_000);
 
-afterAll(async () => {
-  cri?.close();
-  await shim?.stop();
-  await node?.stop();
-  await registry?.stop();
-}, 120_000);
+afterAll(() => stopAll(cri, shim, node, registry), 120_000);
 
 describe.skipIf(skip)('annotated profiles intersected with the node baseline, enforced by the kernel', () => {
   it('an Unconfined container gets the baseline and the artifact together: mkdir and symlink denied, touch allowed', async () => {

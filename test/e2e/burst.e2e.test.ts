@@ -8,6 +8,7 @@ import { connectCri, containerConfig, podSandboxConfig, type CriClient } from '.
 import { startRegistry, type TestRegistry } from '../../testbed/registry.js';
 import { startShimProcess, type ShimProcess } from '../../testbed/shim-process.js';
 import { REAL_NODE, skipUnlessLinux } from '../support/requirements.js';
+import { stopAll } from '../../testbed/stop-all.js';
 
 // Needs Linux and root; elsewhere the suite is skipped with its reason (in CI, an error).
 const skip = skipUnlessLinux('A burst of pods on real containerd (test/e2e/burst.e2e.test.ts)', REAL_NODE);
@@ -44,12 +45,7 @@ beforeAll(async () => {
   client.close();
 }, 180_000);
 
-afterAll(async () => {
-  cri?.close();
-  await shim?.stop();
-  await node?.stop();
-  await registry?.stop();
-}, 120_000);
+afterAll(() => stopAll(cri, shim, node, registry), 120_000);
 
 describe.skipIf(skip)('pods starting at once with one big profile, through the shim process on containerd', () => {
   it('creates every container with the profile, converted once on a thread, and the kernel enforces it', async () => {

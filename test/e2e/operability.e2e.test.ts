@@ -14,6 +14,7 @@ import { startShim, type TestShim } from '../../testbed/shim.js';
 import { REAL_NODE, skipUnlessLinux } from '../support/requirements.js';
 import { runCli, type CliRun } from '../support/cli.js';
 import { pushCrioShapedProfile } from '../../testbed/crio-artifact.js';
+import { stopAll } from '../../testbed/stop-all.js';
 
 // Needs Linux and root; elsewhere the suite is skipped with its reason (in CI, an error).
 const skip = skipUnlessLinux('Metrics, gc and status on real containerd (test/e2e/operability.e2e.test.ts)', REAL_NODE);
@@ -97,10 +98,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  cri?.close();
-  await shim?.stop();
-  await node?.stop();
-  await registry?.stop();
+  await stopAll(cri, shim, node, registry);
   if (dir) removeDirSync(dir);
 }, 120_000);
 

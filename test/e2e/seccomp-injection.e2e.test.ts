@@ -13,6 +13,7 @@ import { startRegistry, type TestRegistry } from '../../testbed/registry.js';
 import { startShim, type TestShim } from '../../testbed/shim.js';
 import { REAL_NODE, skipUnlessLinux } from '../support/requirements.js';
 import { pushCrioShapedProfile } from '../../testbed/crio-artifact.js';
+import { stopAll } from '../../testbed/stop-all.js';
 
 const OLD_KEY = 'seccomp-profile.kubernetes.cri-o.io';
 const NEW_KEY = 'seccomp-profile.crio.io';
@@ -206,12 +207,7 @@ beforeAll(async () => {
   client.close();
 }, 180_000);
 
-afterAll(async () => {
-  cri?.close();
-  await shim?.stop();
-  await node?.stop();
-  await registry?.stop();
-}, 120_000);
+afterAll(() => stopAll(cri, shim, node, registry), 120_000);
 
 describe.skipIf(skip)('CreateContainer through the shim on containerd: which annotation applies, as in CRI-O', () => {
   const arches = NATIVE_ARCHES[process.arch] ?? [];

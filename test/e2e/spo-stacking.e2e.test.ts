@@ -12,6 +12,7 @@ import { startCountingProxy, startRegistry, type CountingProxy, type TestRegistr
 import { startShim, type TestShim } from '../../testbed/shim.js';
 import { publishSpocArtifact, spoProfileYaml } from '../support/spoc.js';
 import { REAL_NODE, skipUnlessLinux } from '../support/requirements.js';
+import { stopAll } from '../../testbed/stop-all.js';
 
 // Needs Linux and root; elsewhere the suite is skipped with its reason (in CI, an error).
 const skip = skipUnlessLinux('SPO artifacts on real containerd (test/e2e/spo-stacking.e2e.test.ts)', REAL_NODE);
@@ -112,13 +113,7 @@ beforeAll(async () => {
   }
 }, 180_000);
 
-afterAll(async () => {
-  cri?.close();
-  await shim?.stop();
-  await node?.stop();
-  await counted?.stop();
-  await registry?.stop();
-}, 120_000);
+afterAll(() => stopAll(cri, shim, node, counted, registry), 120_000);
 
 describe.skipIf(skip)("SPO artifacts in spoc's byte layout, through a pod annotation on containerd", () => {
   it('a SeccompProfile bound to this platform is applied and enforced', async () => {
