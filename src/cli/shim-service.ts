@@ -4,7 +4,7 @@ import { prepareStateDir } from '../files/state-dir.js';
 import { createInjector } from '../injector/index.js';
 import { loadSignatureModule, policyNeedsSignatures } from '../injector/signature-check.js';
 import type { Logger } from '../log/logger.js';
-import { ShimMetrics, startMetricsServer, type MetricsServer } from '../metrics/index.js';
+import type { MetricsServer } from '../metrics/index.js';
 import { startProxy } from '../proxy/index.js';
 import { startBackgroundGc } from '../store/index.js';
 
@@ -25,7 +25,9 @@ export async function startShimService(settings: ShimSettings, logger: Logger): 
   const { removedTempFiles } = await prepareStateDir(settings.stateDir);
   if (removedTempFiles.length > 0) logger.info({ stateDir: settings.stateDir, files: removedTempFiles.length }, 'Removed temp files of interrupted writes');
   if (policyNeedsSignatures(settings.signature)) await loadSignatureModule();
-  const metrics = settings.metrics.listen ? new ShimMetrics({ cacheEntries: () => injector.cacheEntries(), stateDir: settings.stateDir }) : undefined;
+  // prom-client is loaded only where metrics are asked for: it costs start-up time.
+  const metricsModule = settings.metrics.listen ? await import('../metrics/index.js') : undefined;
+  const metrics = metricsModule && new metricsModule.ShimMetrics({ cacheEntries: () => injector.cacheEntries(), stateDir: settings.stateDir });
   const injector = createInjector(settings, logger, metrics);
   const stops: (() => Promise<void> | void)[] = [() => injector.close()];
   const stopAll = async () => {
@@ -42,10 +44,10 @@ export async function startShimService(settings: ShimSettings, logger: Logger): 
     });
     stops.push(() => proxy.stop());
     let metricsServer: MetricsServer | undefined;
-    if (metrics) {
+    if (metricsModule && metrics) {
       const runtime = createCriProbe(settings.runtimeEndpoint);
       stops.push(() => runtime.close());
-      metricsServer = await startMetricsServer({
+      metricsServer = await metricsModule.startMetricsServer({
         listen: settings.metrics.listen,
         registry: metrics.registry,
         logger,

@@ -1,5 +1,5 @@
-import * as grpc from '@grpc/grpc-js';
-import { criServiceConstructors, unixTarget } from './proto.js';
+import type * as grpc from '@grpc/grpc-js';
+import { criServiceConstructors, grpcJs, unixTarget } from './proto.js';
 
 type VersionMethod = (
   request: object,
@@ -18,7 +18,7 @@ export interface CriProbe {
 /** A CRI endpoint asked whether it answers: `Version`, the call kubelet makes first. */
 export function createCriProbe(endpoint: string): CriProbe {
   const { RuntimeService } = criServiceConstructors();
-  const client = new RuntimeService(unixTarget(endpoint), grpc.credentials.createInsecure());
+  const client = new RuntimeService(unixTarget(endpoint), grpcJs().credentials.createInsecure());
   return {
     check(timeoutMs) {
       return new Promise((resolve) => {

@@ -1,9 +1,17 @@
-import { parseDocument } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as Yaml from 'yaml';
 import { JsonNumber, type JsonObject, type JsonValue } from './json-reader.js';
 import { profileFromValue } from './parse-profile.js';
 import { ProfileError, ROOT_PATH } from './profile-error.js';
 import { renderRuntimeSpecProfile } from './render.js';
 import type { SeccompProfile } from './types.js';
+
+const require = createRequire(import.meta.url);
+
+/** The YAML parser, loaded with the first SPO profile: most nodes never read one, and it costs start-up time. */
+function yaml(): typeof Yaml {
+  return require('yaml') as typeof Yaml;
+}
 
 /**
  * The Security Profiles Operator's `SeccompProfile` object (api/seccompprofile), as `spoc push`
@@ -44,7 +52,7 @@ export function isSpoDocument(bytes: Buffer, title?: string): boolean {
 
 /** Reads an SPO `SeccompProfile` object; throws ProfileError naming `source` and the member. */
 export function parseSpoProfile(bytes: Buffer, source: string): SpoSeccompProfile {
-  const document = parseDocument(bytes.toString('utf8'), { schema: 'core', intAsBigInt: true, uniqueKeys: true, prettyErrors: true });
+  const document = yaml().parseDocument(bytes.toString('utf8'), { schema: 'core', intAsBigInt: true, uniqueKeys: true, prettyErrors: true });
   const [problem] = document.errors;
   if (problem) throw new ProfileError(source, ROOT_PATH, `not valid YAML: ${problem.message.split('\n')[0] ?? ''}`);
   const root = jsonValueOf(document.toJS({ maxAliasCount: 100 }));

@@ -1,5 +1,6 @@
-import * as grpc from '@grpc/grpc-js';
-import { criServiceConstructors, unixTarget } from '../cri/proto.js';
+import type * as grpc from '@grpc/grpc-js';
+import { criServiceConstructors, grpcJs, unixTarget } from '../cri/proto.js';
+import { GrpcCode } from '../proxy/index.js';
 import { APPLIED_PROFILE_ANNOTATION } from '../injector/create-container.js';
 
 export interface AppliedProfile {
@@ -65,7 +66,7 @@ const PARALLEL_STATUS_CALLS = 8;
  */
 export async function containersInUse(runtimeEndpoint: string, profilesDir: string): Promise<InUse> {
   const { RuntimeService } = criServiceConstructors();
-  const client = new RuntimeService(unixTarget(runtimeEndpoint), grpc.credentials.createInsecure());
+  const client = new RuntimeService(unixTarget(runtimeEndpoint), grpcJs().credentials.createInsecure());
   const call = <T>(method: string, request: object): Promise<T> =>
     new Promise((resolve, reject) => {
       const fn = (client as unknown as Record<string, UnaryMethod>)[method] as UnaryMethod;
@@ -104,7 +105,7 @@ async function describe(
     files = info.length > 0 ? profileFilesIn(info.join('\n'), profilesDir) : undefined;
   } catch (error) {
     // Removed between the list and the question: it references nothing any more.
-    if ((error as grpc.ServiceError).code === grpc.status.NOT_FOUND) return undefined;
+    if ((error as grpc.ServiceError).code === GrpcCode.NOT_FOUND) return undefined;
     files = undefined;
   }
   return { id, name: listed.metadata?.name ?? '', state: listed.state ?? '', applied, digests, files };
