@@ -1,5 +1,4 @@
-import type { IntersectionReport } from '../seccomp/index.js';
-import type { Baseline } from './baselines.js';
+import type { AppliedBaseline, Baseline } from './baselines.js';
 
 /**
  * What the CreateContainer story needs from the rest of the shim, as small interfaces so the
@@ -17,7 +16,7 @@ export interface PreparedProfile {
   /** `REF@DIGEST` of every profile applied, the annotated one first, then its SPO base profiles, comma-separated. */
   applied: string;
   /** Set when the profile is the artifact's intersected with the handler's baseline. */
-  baseline?: { file: string; digest: string; report: IntersectionReport };
+  baseline?: AppliedBaseline;
 }
 
 export interface ContainerTarget {
