@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from '../log/logger.js';
 import { Authenticator } from './auth.js';
@@ -13,7 +12,7 @@ import { MANIFEST_ACCEPT, OCI_INDEX } from './media-types.js';
 import { nodePlatform } from './platform.js';
 import { parseReference, type Reference } from './reference.js';
 import { MAX_REFERRERS_PAGES, nextPagePath } from './referrers-pages.js';
-import { RegistryCaller, expectOk, type CallRequest, type Outcome, type Source } from './registry-call.js';
+import { RegistryCaller, expectOk, type Outcome } from './registry-call.js';
 import { DEFAULT_RETRY, type RetryOptions } from './retry.js';
 import { Sources, contextualize, type RegistryHostConfig } from './sources.js';
 import { DEFAULT_TIMEOUTS, header, Transport, type Timeouts } from './transport.js';
@@ -129,25 +128,6 @@ export class RegistryClient {
     this.transport.close();
   }
 
-  private fromSources<T>(
-    action: string,
-    reference: Reference,
-    withMirrors: boolean,
-    signal: AbortSignal | undefined,
-    operation: (source: Source) => Promise<T>,
-  ): Promise<T> {
-    return this.sources.first(action, reference, withMirrors, signal, operation);
-  }
-
-  private call<T>(
-    source: Source,
-    actions: 'pull' | 'pull,push',
-    request: CallRequest,
-    onSuccess: (response: IncomingMessage) => Promise<T>,
-  ): Promise<Outcome<T>> {
-    return this.caller.call(source, actions, request, onSuccess);
-  }
-
   private async expectOk<T>(outcome: Outcome<T>): Promise<T> {
     return expectOk(outcome, this.retry.attempts);
   }
@@ -156,10 +136,10 @@ export class RegistryClient {
   async getManifest(ref: Reference | string, options: RequestOptions & { maxBytes?: number } = {}): Promise<ManifestResult> {
     const reference = typeof ref === 'string' ? parseReference(ref) : ref;
     const maxBytes = options.maxBytes ?? this.maxManifestBytes;
-    return this.fromSources('pulling', reference, true, options.signal, async (source) => {
+    return this.sources.first('pulling', reference, true, options.signal, async (source) => {
       const id = reference.digest ?? reference.tag ?? 'latest';
       const path = `/v2/${source.repository}/manifests/${id}`;
-      const outcome = await this.call(source, 'pull', { method: 'GET', path, headers: { accept: MANIFEST_ACCEPT }, signal: options.signal }, async (response) => {
+      const outcome = await this.caller.call(source, 'pull', { method: 'GET', path, headers: { accept: MANIFEST_ACCEPT }, signal: options.signal }, async (response) => {
         const announced = header(response.headers, 'docker-content-digest');
         const announcedParsed = announced === undefined ? undefined : parseDigest(announced);
         const algorithm: DigestAlgorithm = typeof announcedParsed === 'object' ? announcedParsed.algorithm : 'sha256';
@@ -183,10 +163,10 @@ export class RegistryClient {
   /** HEAD of a manifest: its digest, media type and size, or undefined when the registry has none. */
   async headManifest(ref: Reference | string, options: RequestOptions = {}): Promise<ManifestHead | undefined> {
     const reference = typeof ref === 'string' ? parseReference(ref) : ref;
-    return this.fromSources('checking', reference, true, options.signal, async (source) => {
+    return this.sources.first('checking', reference, true, options.signal, async (source) => {
       const id = reference.digest ?? reference.tag ?? 'latest';
       const path = `/v2/${source.repository}/manifests/${id}`;
-      const outcome = await this.call(source, 'pull', { method: 'HEAD', path, headers: { accept: MANIFEST_ACCEPT }, signal: options.signal }, async (response) => {
+      const outcome = await this.caller.call(source, 'pull', { method: 'HEAD', path, headers: { accept: MANIFEST_ACCEPT }, signal: options.signal }, async (response) => {
         response.resume();
         return response.headers;
       });
@@ -206,13 +186,13 @@ export class RegistryClient {
   /** Fetches a blob, verified against its digest (and size when given) while streaming, never more than `maxBytes`. */
   async getBlob(ref: Reference | string, digest: string, options: RequestOptions & { maxBytes: number; size?: number }): Promise<Buffer> {
     const reference = typeof ref === 'string' ? parseReference(ref) : ref;
-    return this.fromSources('pulling', reference, true, options.signal, async (source) => {
+    return this.sources.first('pulling', reference, true, options.signal, async (source) => {
       const parsed = parseDigest(digest);
       if (typeof parsed === 'string') throw new ArtifactError('InvalidArtifact', `blob digest "${digest}": ${parsed}`);
       if (options.size !== undefined && options.size > options.maxBytes) {
         throw new ArtifactError('TooLarge', `blob ${digest} (${options.size} bytes) exceeds the limit of ${options.maxBytes} bytes`);
       }
-      const outcome = await this.call(source, 'pull', { method: 'GET', path: `/v2/${source.repository}/blobs/${digest}`, signal: options.signal }, (response) =>
+      const outcome = await this.caller.call(source, 'pull', { method: 'GET', path: `/v2/${source.repository}/blobs/${digest}`, signal: options.signal }, (response) =>
         readVerifiedBody(response, { maxBytes: options.maxBytes, expectedDigest: digest, expectedSize: options.size, what: `blob ${digest}` }),
       );
       return (await this.expectOk(outcome)).bytes;
@@ -223,12 +203,12 @@ export class RegistryClient {
   async putBlob(ref: Reference | string, bytes: Buffer, options: RequestOptions = {}): Promise<{ digest: string; size: number }> {
     const reference = typeof ref === 'string' ? parseReference(ref) : ref;
     const digest = digestOf(bytes);
-    return this.fromSources('pushing', reference, false, options.signal, async (source) => {
-      const exists = await this.call(source, 'pull,push', { method: 'HEAD', path: `/v2/${source.repository}/blobs/${digest}`, signal: options.signal }, async (r) => {
+    return this.sources.first('pushing', reference, false, options.signal, async (source) => {
+      const exists = await this.caller.call(source, 'pull,push', { method: 'HEAD', path: `/v2/${source.repository}/blobs/${digest}`, signal: options.signal }, async (r) => {
         r.resume();
       });
       if (exists.ok) return { digest, size: bytes.length };
-      const started = await this.call(source, 'pull,push', { method: 'POST', path: `/v2/${source.repository}/blobs/uploads/`, headers: { 'content-length': '0' }, signal: options.signal }, async (r) => {
+      const started = await this.caller.call(source, 'pull,push', { method: 'POST', path: `/v2/${source.repository}/blobs/uploads/`, headers: { 'content-length': '0' }, signal: options.signal }, async (r) => {
         r.resume();
         return header(r.headers, 'location');
       });
@@ -237,7 +217,7 @@ export class RegistryClient {
       const uploadUrl = new URL(location, source.origin);
       uploadUrl.searchParams.set('digest', digest);
       if (uploadUrl.origin !== source.origin) throw new ArtifactError('InvalidArtifact', `upload location on another origin (${uploadUrl.origin})`);
-      const put = await this.call(
+      const put = await this.caller.call(
         source,
         'pull,push',
         {
@@ -267,9 +247,9 @@ export class RegistryClient {
     if (reference.digest !== undefined && reference.digest !== digest) {
       throw contextualize('pushing', reference, new ArtifactError('DigestMismatch', `manifest has digest ${digest}`));
     }
-    return this.fromSources('pushing', reference, false, options.signal, async (source) => {
+    return this.sources.first('pushing', reference, false, options.signal, async (source) => {
       const id = reference.tag ?? digest;
-      const outcome = await this.call(
+      const outcome = await this.caller.call(
         source,
         'pull,push',
         {
@@ -301,12 +281,12 @@ export class RegistryClient {
       options.artifactType === undefined ? list : list.filter((d) => d.artifactType === options.artifactType);
     const subject: Reference = { registry: reference.registry, repository: reference.repository, digest };
     const knownWithoutApi = this.withoutReferrersApi.has(reference.registry);
-    const viaApi = knownWithoutApi ? undefined : await this.fromSources('listing referrers of', subject, true, options.signal, async (source) => {
+    const viaApi = knownWithoutApi ? undefined : await this.sources.first('listing referrers of', subject, true, options.signal, async (source) => {
       const query = options.artifactType === undefined ? '' : `?artifactType=${encodeURIComponent(options.artifactType)}`;
       const referrers: Descriptor[] = [];
       let path = `/v2/${source.repository}/referrers/${digest}${query}`;
       for (let page = 1; ; page++) {
-        const outcome = await this.call(
+        const outcome = await this.caller.call(
           source,
           'pull',
           { method: 'GET', path, headers: { accept: OCI_INDEX }, signal: options.signal },
