@@ -15,6 +15,7 @@ import { REAL_NODE, skipUnlessLinux } from '../support/requirements.js';
 import { runCli, type CliRun } from '../support/cli.js';
 import { pushCrioShapedProfile } from '../../testbed/crio-artifact.js';
 import { stopAll } from '../../testbed/stop-all.js';
+import { metricSample } from '../support/create-container-request.js';
 
 // Needs Linux and root; elsewhere the suite is skipped with its reason (in CI, an error).
 const skip = skipUnlessLinux('Metrics, gc and status on real containerd (test/e2e/operability.e2e.test.ts)', REAL_NODE);
@@ -69,10 +70,6 @@ function scrape(urlPath = '/metrics'): Promise<{ status: number; body: string }>
   });
 }
 
-function value(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`seccomp_oci_shim_${series} `));
-  return line === undefined ? undefined : Number(line.slice(`seccomp_oci_shim_${series} `.length));
-}
 
 
 beforeAll(async () => {
@@ -113,7 +110,7 @@ describe.skipIf(skip)('metrics after real CreateContainers on containerd through
 
     const before = await scrape();
     expect(before.status).toBe(200);
-    const m = (series: string) => value(before.body, series);
+    const m = (series: string) => metricSample(before.body, `seccomp_oci_shim_${series}`);
     expect(m('create_container_total{outcome="applied"}')).toBe(2);
     expect(m('create_container_total{outcome="rejected",reason="ErrImagePull"}')).toBe(1);
     expect(m('create_container_total{outcome="no_annotation"}')).toBe(1);
@@ -130,15 +127,15 @@ describe.skipIf(skip)('metrics after real CreateContainers on containerd through
     // Exactly the calls made: three Versions more on the runtime class, nothing elsewhere.
     for (let i = 0; i < 3; i += 1) await cri.version();
     const after = await scrape();
-    expect(value(after.body, 'proxy_calls_total{class="runtime"}')).toBe((m('proxy_calls_total{class="runtime"}') ?? NaN) + 3);
-    expect(value(after.body, 'proxy_calls_total{class="image"}')).toBe(m('proxy_calls_total{class="image"}'));
+    expect(metricSample(after.body, 'seccomp_oci_shim_proxy_calls_total{class="runtime"}')).toBe((m('proxy_calls_total{class="runtime"}') ?? NaN) + 3);
+    expect(metricSample(after.body, 'seccomp_oci_shim_proxy_calls_total{class="image"}')).toBe(m('proxy_calls_total{class="image"}'));
 
     // The same profile again: served from memory, counted as cached.
     containers.again = await create('again', { [`${KEY}/POD`]: refs.kept ?? '' });
     const third = await scrape();
-    expect(value(third.body, 'profile_pulls_total{result="success",source="memory"}')).toBe(1);
-    expect(value(third.body, 'profile_pull_duration_seconds_count{cached="true"}')).toBe(1);
-    expect(value(third.body, 'create_container_total{outcome="applied"}')).toBe(3);
+    expect(metricSample(third.body, 'seccomp_oci_shim_profile_pulls_total{result="success",source="memory"}')).toBe(1);
+    expect(metricSample(third.body, 'seccomp_oci_shim_profile_pull_duration_seconds_count{cached="true"}')).toBe(1);
+    expect(metricSample(third.body, 'seccomp_oci_shim_create_container_total{outcome="applied"}')).toBe(3);
     expect(await scrape('/readyz')).toEqual({ status: 200, body: 'ok\n' });
   });
 });

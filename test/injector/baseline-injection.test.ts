@@ -10,6 +10,7 @@ import { createProfilePreparer } from '../../src/injector/prepare-profile.js';
 import { ProfileFiles } from '../../src/injector/profile-files.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { RuntimeHandlerSettings } from '../../src/config/settings.js';
+import { createContainerRequest } from '../support/create-container-request.js';
 
 const KEY = 'seccomp-profile.kubernetes.cri-o.io';
 const REF = 'registry.example/profiles/app:v1';
@@ -37,20 +38,6 @@ function file(name: string, content: string): string {
   return target;
 }
 
-function request(securityContext: Record<string, unknown>): Buffer {
-  const type = criType('CreateContainerRequest');
-  return Buffer.from(
-    type
-      .encode(
-        type.fromObject({
-          pod_sandbox_id: 'sandbox-1',
-          config: { metadata: { name: 'app' }, image: { image: 'sha256:image' }, linux: { security_context: securityContext } },
-          sandbox_config: { metadata: { name: 'web', namespace: 'prod' }, annotations: { [`${KEY}/POD`]: REF } },
-        }),
-      )
-      .finish(),
-  );
-}
 
 function decode(bytes: Buffer) {
   const type = criType('CreateContainerRequest');
@@ -87,7 +74,7 @@ function shim(runc: Omit<RuntimeHandlerSettings, 'allowedAnnotations'>) {
     baselines,
   });
   const run = async (securityContext: Record<string, unknown>) => {
-    const decision = await interceptor.intercept({ method: CREATE_CONTAINER, message: request(securityContext), requestId: 'r-1', signal: new AbortController().signal });
+    const decision = await interceptor.intercept({ method: CREATE_CONTAINER, message: createContainerRequest({ securityContext, podAnnotations: { [`${KEY}/POD`]: REF } }), requestId: 'r-1', signal: new AbortController().signal });
     if (decision.action !== 'forward') throw new Error(`rejected: ${JSON.stringify(decision)}`);
     const sent = decode(decision.message);
     const ref = sent.config.linux.security_context.seccomp?.localhost_ref;

@@ -9,33 +9,13 @@ import { createLogger, silentLogger, type Logger } from '../../src/log/logger.js
 import { SignatureError } from '../../src/signature/index.js';
 import { NodeFileError } from '../../src/files/atomic-write.js';
 import { parseProfile, ProfileError } from '../../src/seccomp/index.js';
+import { createContainerRequest, type CreateContainerRequestOptions } from '../support/create-container-request.js';
 
 const KEY = 'seccomp-profile.kubernetes.cri-o.io';
 const REF = 'registry.example/profiles/app:v1';
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 
-interface RequestOptions {
-  podAnnotations?: Record<string, string>;
-  securityContext?: Record<string, unknown> | null;
-  image?: string;
-}
 
-function request(options: RequestOptions = {}): Buffer {
-  const type = criType('CreateContainerRequest');
-  const linux = options.securityContext === null ? {} : { security_context: options.securityContext ?? { seccomp: { profile_type: 'Unconfined' } } };
-  return Buffer.from(
-    type
-      .encode(
-        type.fromObject({
-          pod_sandbox_id: 'sandbox-1',
-          // As kubelet 1.28+ sends it: the image id, and the pod's own text beside it.
-          config: { metadata: { name: 'app' }, image: { image: options.image ?? 'sha256:image', user_specified_image: 'registry.example/app:v1' }, linux },
-          sandbox_config: { metadata: { name: 'web', namespace: 'prod' }, annotations: options.podAnnotations ?? {} },
-        }),
-      )
-      .finish(),
-  );
-}
 
 function decode(bytes: Buffer): Record<string, unknown> {
   const type = criType('CreateContainerRequest');
@@ -86,7 +66,7 @@ describe('createContainerInjector', () => {
   });
 
   it('appends an override: Localhost with the prepared file, and an annotation naming reference and digest', async () => {
-    const original = request({ podAnnotations: { [`${KEY}/app`]: REF } });
+    const original = createContainerRequest({ podAnnotations: { [`${KEY}/app`]: REF } });
     const decision = await injector().run(original);
     expect(decision.action).toBe('forward');
     if (decision.action !== 'forward') return;
@@ -106,7 +86,7 @@ describe('createContainerInjector', () => {
   it('passes the container its effective capabilities: runtime defaults plus adds, minus drops', async () => {
     const { run, calls } = injector();
     await run(
-      request({
+      createContainerRequest({
         podAnnotations: { [`${KEY}/POD`]: REF },
         securityContext: {
           seccomp: { profile_type: 'Unconfined' },
@@ -123,15 +103,15 @@ describe('createContainerInjector', () => {
     ['Localhost', { podAnnotations: { [`${KEY}/POD`]: REF }, securityContext: { seccomp: { profile_type: 'Localhost', localhost_ref: '/p.json' } } }],
     ['privileged', { podAnnotations: { [`${KEY}/POD`]: REF }, securityContext: { privileged: true } }],
     ['an annotation for another container', { podAnnotations: { [`${KEY}/sidecar`]: REF } }],
-  ] as [string, RequestOptions][])('%s: forwards the original bytes untouched', async (_label, options) => {
-    const original = request(options);
+  ] as [string, CreateContainerRequestOptions][])('%s: forwards the original bytes untouched', async (_label, options) => {
+    const original = createContainerRequest(options);
     const { run, calls } = injector();
     expect(await run(original)).toEqual({ action: 'forward', message: original });
     expect(calls.prepared).toEqual([]);
   });
 
   it('a handler whose allowed_annotations are empty ignores the annotation and never reads the image', async () => {
-    const original = request({ podAnnotations: { [`${KEY}/POD`]: REF } });
+    const original = createContainerRequest({ podAnnotations: { [`${KEY}/POD`]: REF } });
     const { run, calls } = injector({ handler: 'locked', imageAnnotations: { [KEY]: REF } });
     expect(await run(original)).toEqual({ action: 'forward', message: original });
     expect(calls.imageReads).toBe(0);
@@ -139,13 +119,13 @@ describe('createContainerInjector', () => {
 
   it('reads image annotations only when no pod annotation decides', async () => {
     const fromImage = injector({ imageAnnotations: { [KEY]: 'registry.example/from-image:v1' } });
-    await fromImage.run(request());
+    await fromImage.run(createContainerRequest());
     expect(fromImage.calls.prepared.map((p) => p.reference)).toEqual(['registry.example/from-image:v1']);
     expect(fromImage.calls.imageReads).toBe(1);
     expect(fromImage.calls.images).toEqual([{ image: 'sha256:image', userSpecifiedImage: 'registry.example/app:v1' }]);
 
     const fromPod = injector({ imageAnnotations: { [KEY]: 'registry.example/from-image:v1' } });
-    await fromPod.run(request({ podAnnotations: { [`${KEY}/POD`]: REF } }));
+    await fromPod.run(createContainerRequest({ podAnnotations: { [`${KEY}/POD`]: REF } }));
     expect(fromPod.calls.prepared.map((p) => p.reference)).toEqual([REF]);
     expect(fromPod.calls.imageReads).toBe(0);
   });
@@ -196,7 +176,7 @@ describe('createContainerInjector', () => {
     ],
   ] as [string, Error, number, string | RegExp][])('%s fails the call closed with a message naming container, annotation and cause', async (_label, error, code, message) => {
     const { run } = injector({ prepare: async () => Promise.reject(error) });
-    const decision = await run(request({ podAnnotations: { [`${KEY}/POD`]: REF } }));
+    const decision = await run(createContainerRequest({ podAnnotations: { [`${KEY}/POD`]: REF } }));
     expect(decision.action).toBe('reject');
     if (decision.action !== 'reject') return;
     expect(decision.code).toBe(code);
@@ -208,9 +188,9 @@ describe('createContainerInjector', () => {
     const lines: { msg: string; id?: string; name?: string }[] = [];
     const logger = createLogger({ level: 'info', destination: { write: (line: string) => void lines.push(JSON.parse(line)) } });
     const { run } = injector({ logger });
-    await run(request({ securityContext: { privileged: true } }));
+    await run(createContainerRequest({ securityContext: { privileged: true } }));
     expect(lines).toEqual([]);
-    await run(request({ podAnnotations: { [`${KEY}/POD`]: REF }, securityContext: { privileged: true } }));
+    await run(createContainerRequest({ podAnnotations: { [`${KEY}/POD`]: REF }, securityContext: { privileged: true } }));
     expect(lines).toEqual([
       expect.objectContaining({
         msg: 'Privileged container runs without seccomp: its seccomp profile annotation is ignored',
@@ -225,7 +205,7 @@ describe('createContainerInjector', () => {
     const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void raw.push(line) } });
     const hostile = `registry.example/${'a'.repeat(200_000)}:v1`;
     const { run } = injector({ logger, prepare: async (reference) => Promise.reject(catchError(() => parseReference(reference))) });
-    const decision = await run(request({ podAnnotations: { [`${KEY}/POD`]: hostile } }));
+    const decision = await run(createContainerRequest({ podAnnotations: { [`${KEY}/POD`]: hostile } }));
     expect(decision.action).toBe('reject');
     if (decision.action !== 'reject') return;
     expect(decision.message).toMatch(/^InvalidImageName: container "app" in pod "prod\/web": seccomp profile annotation /);

@@ -2,36 +2,17 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArtifactError } from '../../src/artifact/index.js';
-import { criType } from '../../src/cri/proto.js';
 import { createContainerInjector } from '../../src/injector/index.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { callClass, parseListen, pullErrorReason, ShimMetrics, startMetricsServer, type MetricsServer } from '../../src/metrics/index.js';
 import { ProfileError } from '../../src/seccomp/index.js';
 import { makeTempDir, removeDirSync } from '../../testbed/processes.js';
+import { createContainerRequest, metricSample } from '../support/create-container-request.js';
 
 const KEY = 'seccomp-profile.kubernetes.cri-o.io';
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 
-/** One sample's value from the text format, or undefined when the series is absent. */
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
-function createRequest(podAnnotations: Record<string, string>, securityContext: Record<string, unknown> = { seccomp: { profile_type: 'Unconfined' } }): Buffer {
-  const type = criType('CreateContainerRequest');
-  return Buffer.from(
-    type
-      .encode(
-        type.fromObject({
-          pod_sandbox_id: 'sandbox-1',
-          config: { metadata: { name: 'app' }, image: { image: 'sha256:image' }, linux: { security_context: securityContext } },
-          sandbox_config: { metadata: { name: 'web', namespace: 'prod' }, annotations: podAnnotations },
-        }),
-      )
-      .finish(),
-  );
-}
 
 let dir: string;
 beforeAll(async () => {
@@ -59,19 +40,17 @@ describe('metrics: each outcome counted once, with its labels', () => {
     });
     const call = (message: Buffer) =>
       interceptor.intercept({ method: '/runtime.v1.RuntimeService/CreateContainer', message, requestId: 'r', signal: new AbortController().signal });
-    await call(createRequest({ [`${KEY}/POD`]: 'reg/p:v1' }));
-    await call(createRequest({ [`${KEY}/POD`]: 'reg/p:v1' }));
-    await call(createRequest({ [`${KEY}/POD`]: 'reg/p:missing' }));
-    await call(createRequest({ [`${KEY}/POD`]: 'reg/p:down' }));
-    await call(createRequest({ [`${KEY}/POD`]: 'reg/p:bad' }));
-    await call(createRequest({}));
-    await call(createRequest({ [`${KEY}/POD`]: 'reg/p:v1' }, { seccomp: { profile_type: 'RuntimeDefault' } }));
-    const locked = criType('CreateContainerRequest');
-    const lockedRequest = locked.toObject(locked.decode(createRequest({ [`${KEY}/POD`]: 'reg/p:v1' }))) as Record<string, unknown>;
-    await call(Buffer.from(locked.encode(locked.fromObject({ ...lockedRequest, pod_sandbox_id: 'locked' })).finish()));
+    await call(createContainerRequest({ podAnnotations: { [`${KEY}/POD`]: 'reg/p:v1' } }));
+    await call(createContainerRequest({ podAnnotations: { [`${KEY}/POD`]: 'reg/p:v1' } }));
+    await call(createContainerRequest({ podAnnotations: { [`${KEY}/POD`]: 'reg/p:missing' } }));
+    await call(createContainerRequest({ podAnnotations: { [`${KEY}/POD`]: 'reg/p:down' } }));
+    await call(createContainerRequest({ podAnnotations: { [`${KEY}/POD`]: 'reg/p:bad' } }));
+    await call(createContainerRequest({ podAnnotations: {} }));
+    await call(createContainerRequest({ podAnnotations: { [`${KEY}/POD`]: 'reg/p:v1' }, securityContext: { seccomp: { profile_type: 'RuntimeDefault' } } }));
+    await call(createContainerRequest({ podAnnotations: { [`${KEY}/POD`]: 'reg/p:v1' }, podSandboxId: 'locked' }));
 
     const text = await metrics.registry.metrics();
-    const m = (series: string) => sample(text, `seccomp_oci_shim_${series}`);
+    const m = (series: string) => metricSample(text, `seccomp_oci_shim_${series}`);
     expect(m('create_container_total{outcome="applied"}')).toBe(2);
     // The missing artifact and the invalid profile: an artifact that cannot be used, either way.
     expect(m('create_container_total{outcome="rejected",reason="ErrImagePull"}')).toBe(2);
@@ -103,7 +82,7 @@ describe('metrics: each outcome counted once, with its labels', () => {
     metrics.runtimeUnavailable();
     metrics.gcRun('skipped');
     const text = await metrics.registry.metrics();
-    const m = (series: string) => sample(text, `seccomp_oci_shim_${series}`);
+    const m = (series: string) => metricSample(text, `seccomp_oci_shim_${series}`);
     expect(m('profile_pulls_total{result="success",source="registry"}')).toBe(1);
     expect(m('profile_pulls_total{result="success",source="memory"}')).toBe(2);
     expect(m('profile_pulls_total{result="error",source="registry"}')).toBe(1);
@@ -160,7 +139,7 @@ describe('metrics listener', () => {
     const metrics = await get({ host, port: Number(port) }, '/metrics');
     expect(metrics.status).toBe(200);
     expect(metrics.type).toMatch(/^text\/plain; version=0\.0\.4/);
-    expect(sample(metrics.body, 'seccomp_oci_shim_cache_entries')).toBe(3);
+    expect(metricSample(metrics.body, 'seccomp_oci_shim_cache_entries')).toBe(3);
     ready = undefined;
     expect(await get({ host, port: Number(port) }, '/readyz')).toMatchObject({ status: 200, body: 'ok\n' });
     ready = 'runtime does not answer: connect ENOENT';
