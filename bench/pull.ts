@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { createArtifactClient, type ArtifactClient } from '../src/artifact/index.js';
 import { runCommand } from '../testbed/processes.js';
 import { startCountingProxy, startRegistry } from '../testbed/registry.js';
+import { stopAll } from '../testbed/stop-all.js';
 
 const PROFILE = fileURLToPath(new URL('../testbed/fixtures/containers-common-default.json', import.meta.url));
 const runsFlag = process.argv.indexOf('--runs');
@@ -121,9 +122,7 @@ async function main(): Promise<void> {
     console.log('requests, skopeo copy: ', skopeoRequests.join(', '));
     console.log('requests, 200 at once: ', concurrentRequests.join(', '));
   } finally {
-    for (const c of clients) c.close();
-    await proxy.stop();
-    await registry.stop();
+    await stopAll(...clients, proxy, registry);
     await rm(scratch, { recursive: true, force: true });
   }
 }

@@ -23,6 +23,7 @@ import type { ProfilePreparer } from '../src/injector/ports.js';
 import { startCountingProxy, startRegistry } from '../testbed/registry.js';
 import { publishSpocArtifact, spoProfileYaml } from '../test/support/spoc.js';
 import { pushSeedShapedArtifact } from '../test/support/artifact/raw-registry.js';
+import { stopAll } from '../testbed/stop-all.js';
 
 const runsFlag = process.argv.indexOf('--runs');
 const RUNS = runsFlag > 0 ? Number(process.argv[runsFlag + 1]) : 15;
@@ -100,9 +101,7 @@ async function main(): Promise<void> {
     }
     if (baseline && chain) console.log(`\nchain / baseline: cold ${(chain.cold / baseline.cold).toFixed(2)}x, warm ${(chain.warm / baseline.warm).toFixed(2)}x`);
   } finally {
-    for (const c of clients) c.close();
-    await proxy.stop();
-    await registry.stop();
+    await stopAll(...clients, proxy, registry);
     await rm(scratch, { recursive: true, force: true });
   }
 }
