@@ -48,7 +48,7 @@ export interface ArtifactClientOptions {
   timeouts?: Partial<Timeouts>;
   retry?: Partial<RetryOptions>;
   /** In-memory cache: 1000 entries, 64 MiB of profiles and 24 hours by default. */
-  cache?: { max?: number; maxBytes?: number; ttlMs?: number };
+  cache?: { max?: number; maxBytes?: number; ttlMs?: number; clock?: { now(): number } };
   /**
    * Whether the last stored resolution of a tag may stand in while the registry is unreachable.
    * Off by default: a tag that cannot be resolved fails the pull (fail closed).
@@ -102,6 +102,7 @@ export function createArtifactClient(options: ArtifactClientOptions): ArtifactCl
       max: options.cache?.max ?? 1000,
       maxBytes: options.cache?.maxBytes ?? DEFAULT_CACHE_BYTES,
       ttlMs: options.cache?.ttlMs ?? 24 * 3_600_000,
+      ...(options.cache?.clock ? { clock: options.cache.clock } : {}),
     },
     allowStaleTagOnError: options.allowStaleTagOnError ?? false,
     pullTimeoutMs: options.pullTimeoutMs,

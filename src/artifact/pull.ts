@@ -42,6 +42,8 @@ export interface PullCacheOptions {
   maxBytes: number;
   /** How long a tag resolution and a pulled profile are kept; a tag older than this is resolved again. */
   ttlMs: number;
+  /** Where the TTL reads the time (milliseconds); `performance` unless a test drives the clock. */
+  clock?: { now(): number };
 }
 
 /** Where a pulled profile came from, as metrics name it. */
@@ -95,12 +97,15 @@ export class ProfilePuller {
   private readonly platform: Platform;
 
   constructor(private readonly options: ProfilePullerOptions) {
-    this.tags = new LRUCache({ max: options.cache.max, ttl: options.cache.ttlMs });
+    // A given clock is read at every check: lru-cache otherwise reuses one reading for 1 ms.
+    const clock = options.cache.clock ? { perf: options.cache.clock, ttlResolution: 0 } : {};
+    this.tags = new LRUCache({ max: options.cache.max, ttl: options.cache.ttlMs, ...clock });
     this.profiles = new LRUCache({
       max: options.cache.max,
       maxSize: options.cache.maxBytes,
       sizeCalculation: (profile) => Math.max(1, profile.bytes.length),
       ttl: options.cache.ttlMs,
+      ...clock,
     });
     this.platform = options.platform ?? nodePlatform();
   }

@@ -247,11 +247,14 @@ describe('pulling from a real registry (distribution 2.8)', () => {
     const first = sampleProfile('ttl first');
     const second = sampleProfile('ttl second');
     await pushSeedShapedArtifact(registry.host, 'ttl/p', 'v1', first);
-    const c = await client({ cache: { ttlMs: 300 } });
+    // The cache's clock is the test's: a loaded machine cannot stretch the time between pulls.
+    let nowMs = 1_000_000;
+    const c = await client({ cache: { ttlMs: 300, clock: { now: () => nowMs } } });
     expect((await c.pullProfile(`${proxy.host}/ttl/p:v1`)).bytes.equals(first)).toBe(true);
     await pushSeedShapedArtifact(registry.host, 'ttl/p', 'v1', second);
+    nowMs += 299;
     expect((await c.pullProfile(`${proxy.host}/ttl/p:v1`)).bytes.equals(first)).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    nowMs += 2;
     proxy.reset();
     const after = await c.pullProfile(`${proxy.host}/ttl/p:v1`);
     expect(after.bytes.equals(second)).toBe(true);
