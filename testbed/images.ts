@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import tar, { type Header } from 'tar-stream';
+import type { RegistryClient } from '../src/artifact/index.js';
 import { OCI_INDEX, OCI_LAYER_TAR, OCI_MANIFEST } from '../src/artifact/media-types.js';
 
 /**
@@ -206,4 +207,11 @@ export async function writeImportTar(dir: string, image: BusyboxImage, refName =
   const file = path.join(dir, `busybox-oci-${refName}.tar`);
   await writeFile(file, await ociLayoutTar(image, refName));
   return file;
+}
+
+/** Pushes an image's layer, config and manifest to `ref`; resolves to the manifest digest. */
+export async function pushImage(client: RegistryClient, ref: string, image: BusyboxImage): Promise<string> {
+  await client.putBlob(ref, image.layer.bytes);
+  await client.putBlob(ref, image.config.bytes);
+  return (await client.putManifest(ref, image.manifest.bytes, OCI_MANIFEST)).digest;
 }

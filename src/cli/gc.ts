@@ -29,7 +29,8 @@ export async function gc(args: string[]): Promise<number> {
     const profiles = plan.items.filter((i) => i.item.kind === 'profile').length;
     const blobs = plan.items.length - profiles;
     process.stdout.write(
-      `${verb} ${plan.uses.length} profile records, ${profiles} profile files, ${blobs} blobs, ${plan.tags.length} tag records; ` +
+      `${verb} ${plan.uses.length} profile records, ${profiles} profile files, ${blobs} blobs, ${plan.tags.length} tag records, ` +
+        `${plan.imageRecords.length} image annotation records; ` +
         `store ${formatBytes(plan.bytesBefore)} -> ${formatBytes(plan.bytesAfter)}\n`,
     );
     if (!plan.filesKnown) process.stdout.write('kept every profile file: the runtime did not say which profile each container loads\n');

@@ -157,7 +157,7 @@ export class ShimMetrics implements ProxyObserver, InjectionObserver, PullObserv
       registers,
     });
     this.gcRuns = new Counter({ name: `${PREFIX}gc_runs_total`, help: 'Store gc passes: removed, skipped (runtime did not answer), failed.', labelNames: ['result'], registers });
-    this.gcRemoved = new Counter({ name: `${PREFIX}gc_removed_files_total`, help: 'Files store gc removed, by kind: profile, blob, record.', labelNames: ['kind'], registers });
+    this.gcRemoved = new Counter({ name: `${PREFIX}gc_removed_files_total`, help: 'Files store gc removed, by kind: profile, blob, record, image_record.', labelNames: ['kind'], registers });
     this.gcRemovedBytes = new Counter({ name: `${PREFIX}gc_removed_bytes_total`, help: 'Bytes of profile files and blobs store gc removed.', registers });
   }
 
@@ -204,6 +204,7 @@ export class ShimMetrics implements ProxyObserver, InjectionObserver, PullObserv
       this.gcRemovedBytes.inc(item.bytes);
     }
     if (plan.uses.length > 0) this.gcRemoved.inc({ kind: 'record' }, plan.uses.length);
+    if (plan.imageRecords.length > 0) this.gcRemoved.inc({ kind: 'image_record' }, plan.imageRecords.length);
   }
 
   private scanStore(stateDir: string): Promise<StoreTotals> {

@@ -48,7 +48,7 @@ export async function collectGarbage(options: GcOptions): Promise<GcPlan> {
     }
     if (!options.dryRun) await executeGc(options.stateDir, plan);
     log.info(
-      { removedFiles: plan.items.length, removedRecords: plan.uses.length, bytesBefore: plan.bytesBefore, bytesAfter: plan.bytesAfter, containers: inUse.containers.length, dryRun: options.dryRun },
+      { removedFiles: plan.items.length, removedRecords: plan.uses.length, removedImageRecords: plan.imageRecords.length, bytesBefore: plan.bytesBefore, bytesAfter: plan.bytesAfter, containers: inUse.containers.length, dryRun: options.dryRun },
       'Store gc done',
     );
     options.observer?.gcRun(options.dryRun ? 'skipped' : 'removed', plan);

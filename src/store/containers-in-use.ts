@@ -27,6 +27,11 @@ export interface InUse {
   files: Set<string>;
   /** False when some container's files could not be read: then no profile file counts as unused. */
   filesKnown: boolean;
+  /**
+   * Manifest digests of the images the runtime holds (their repo digests): the image annotation
+   * records worth keeping. Undefined when the runtime did not list its images: every record stays.
+   */
+  imageDigests?: Set<string>;
 }
 
 const DIGEST = /sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}/g;
@@ -65,13 +70,18 @@ const PARALLEL_STATUS_CALLS = 8;
  * of the list throws: gc then removes nothing.
  */
 export async function containersInUse(runtimeEndpoint: string, profilesDir: string): Promise<InUse> {
-  const { RuntimeService } = criServiceConstructors();
-  const client = new RuntimeService(unixTarget(runtimeEndpoint), grpcJs().credentials.createInsecure());
-  const call = <T>(method: string, request: object): Promise<T> =>
-    new Promise((resolve, reject) => {
-      const fn = (client as unknown as Record<string, UnaryMethod>)[method] as UnaryMethod;
-      fn.call(client, request, { deadline: Date.now() + CALL_TIMEOUT_MS }, (error, response) => (error ? reject(error) : resolve(response as T)));
-    });
+  const { RuntimeService, ImageService } = criServiceConstructors();
+  const credentials = grpcJs().credentials.createInsecure();
+  const client = new RuntimeService(unixTarget(runtimeEndpoint), credentials);
+  const images = new ImageService(unixTarget(runtimeEndpoint), credentials);
+  const callOn =
+    (service: grpc.Client) =>
+    <T>(method: string, request: object): Promise<T> =>
+      new Promise((resolve, reject) => {
+        const fn = (service as unknown as Record<string, UnaryMethod>)[method] as UnaryMethod;
+        fn.call(service, request, { deadline: Date.now() + CALL_TIMEOUT_MS }, (error, response) => (error ? reject(error) : resolve(response as T)));
+      });
+  const call = callOn(client);
   try {
     const listed = (await call<{ containers?: ListedContainer[] }>('ListContainers', {})).containers ?? [];
     const containers: ContainerUse[] = [];
@@ -85,9 +95,22 @@ export async function containersInUse(runtimeEndpoint: string, profilesDir: stri
       if (container.files === undefined) inUse.filesKnown = false;
       for (const file of container.files ?? []) inUse.files.add(file);
     }
+    const imageDigests = await imageDigestsOnNode(callOn(images));
+    if (imageDigests) inUse.imageDigests = imageDigests;
     return inUse;
   } finally {
     client.close();
+    images.close();
+  }
+}
+
+/** The digests in every listed image's repo digests; undefined when the runtime does not list them. */
+async function imageDigestsOnNode(call: <T>(method: string, request: object) => Promise<T>): Promise<Set<string> | undefined> {
+  try {
+    const listed = (await call<{ images?: { repo_digests?: string[] }[] }>('ListImages', {})).images ?? [];
+    return new Set(listed.flatMap((image) => (image.repo_digests ?? []).map((repoDigest) => repoDigest.slice(repoDigest.lastIndexOf('@') + 1))));
+  } catch {
+    return undefined;
   }
 }
 

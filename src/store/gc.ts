@@ -1,6 +1,6 @@
 import { unlink } from 'node:fs/promises';
 import type { InUse } from './containers-in-use.js';
-import { blobClosure, type Inventory, type StoredItem, type TagRecord } from './inventory.js';
+import { blobClosure, type ImageRecord, type Inventory, type StoredItem, type TagRecord } from './inventory.js';
 import { ProfileUses, type ProfileUse } from './profile-uses.js';
 
 export interface GcPolicy {
@@ -32,6 +32,8 @@ export interface GcPlan {
   tags: TagRecord[];
   /** Profiles first, then blobs, manifests before what they point at. */
   items: { item: StoredItem; reason: RemovalReason }[];
+  /** Image annotation records of images the runtime no longer holds. */
+  imageRecords: ImageRecord[];
   bytesBefore: number;
   bytesAfter: number;
   /** False when the runtime did not say which profile file each container loads: no profile file is removed then. */
@@ -100,10 +102,22 @@ export async function planGc(inventory: Inventory, inUse: InUse, policy: GcPolic
     uses: [...removed].filter(([u]) => u.use).map(([u, reason]) => ({ use: u.use as ProfileUse, reason })),
     tags: inventory.tags.filter((t) => goingDigests.has(t.digest)),
     items: ordered.map((item) => ({ item, reason: reasonOf.get(item) as RemovalReason })),
+    imageRecords: staleImageRecords(inventory.imageRecords, inUse.imageDigests, now),
     bytesBefore,
     bytesAfter,
     filesKnown: inUse.filesKnown,
   };
+}
+
+/**
+ * Records are a cache of what an image's manifest says, worth keeping while the image is on the
+ * node: one whose image is gone (and that was not written moments ago) goes. Nothing goes when the
+ * runtime did not list its images. An image listed without repo digests (imported, not pulled)
+ * loses its record too; a later CreateContainer reads the node's content store again.
+ */
+function staleImageRecords(records: ImageRecord[], onNode: Set<string> | undefined, now: Date): ImageRecord[] {
+  if (onNode === undefined) return [];
+  return records.filter((record) => !onNode.has(record.digest) && now.getTime() - record.modified.getTime() > IN_FLIGHT_MS);
 }
 
 function keptItems(units: Unit[], removed: Map<Unit, RemovalReason>, isProtected: (item: StoredItem) => boolean): Set<StoredItem> {
@@ -137,6 +151,7 @@ export async function executeGc(stateDir: string, plan: GcPlan): Promise<void> {
   }
   const named = new Set((await uses.list()).flatMap((use) => use.files));
   for (const tag of plan.tags) await unlinkIfThere(tag.file);
+  for (const record of plan.imageRecords) await unlinkIfThere(record.file);
   for (const { item } of plan.items) {
     if (item.kind === 'profile' && named.has(item.file)) continue;
     await unlinkIfThere(item.file);

@@ -18,6 +18,14 @@ export interface TagRecord {
   digest: string;
 }
 
+/** A cached record of what one image manifest's annotations say (see injector/image-manifests.ts). */
+export interface ImageRecord {
+  file: string;
+  /** The manifest digest the record is kept under. */
+  digest: string;
+  modified: Date;
+}
+
 /** What the state directory holds, read in one pass. */
 export interface Inventory {
   stateDir: string;
@@ -26,6 +34,7 @@ export interface Inventory {
   blobs: Map<string, StoredItem>;
   uses: ProfileUse[];
   tags: TagRecord[];
+  imageRecords: ImageRecord[];
 }
 
 export async function readInventory(stateDir: string): Promise<Inventory> {
@@ -42,7 +51,24 @@ export async function readInventory(stateDir: string): Promise<Inventory> {
       blobs.set(digest, { ...item, kind: 'blob', id: digest });
     }
   }
-  return { stateDir, profilesDir, profiles, blobs, uses: await new ProfileUses(stateDir).list(), tags: await readTags(stateDir) };
+  return {
+    stateDir,
+    profilesDir,
+    profiles,
+    blobs,
+    uses: await new ProfileUses(stateDir).list(),
+    tags: await readTags(stateDir),
+    imageRecords: await readImageRecords(stateDir),
+  };
+}
+
+async function readImageRecords(stateDir: string): Promise<ImageRecord[]> {
+  const records: ImageRecord[] = [];
+  for (const item of await itemsIn(path.join(stateDir, 'image-annotations'), (name) => /^sha(256|512)-[0-9a-f]+\.json$/.test(name))) {
+    const digest = path.basename(item.file, '.json').replace('-', ':');
+    records.push({ file: item.file, digest, modified: item.modified });
+  }
+  return records;
 }
 
 /** Regular files whose names pass `accept`; temp files of an unfinished atomic write are not items. */

@@ -8,6 +8,7 @@ import { silentLogger } from '../../src/log/logger.js';
 import { collectGarbage, containersInUse, ProfileUses, readInventory } from '../../src/store/index.js';
 import { startContainerd, type ContainerdNode } from '../../testbed/containerd.js';
 import { connectCri, containerConfig, CriCallError, podSandboxConfig, type CriClient } from '../../testbed/cri.js';
+import { buildBusyboxImage, pushImage } from '../../testbed/images.js';
 import { makeTempDir, removeDirSync } from '../../testbed/processes.js';
 import { startRegistry, type TestRegistry } from '../../testbed/registry.js';
 import { startShim, type TestShim } from '../../testbed/shim.js';
@@ -24,6 +25,7 @@ const KEY = 'seccomp-profile.kubernetes.cri-o.io';
 const DAY = 24 * 3_600_000;
 
 let registry: TestRegistry;
+let registryClient: RegistryClient;
 let node: ContainerdNode;
 let shim: TestShim;
 let cri: CriClient;
@@ -77,7 +79,12 @@ beforeAll(async () => {
   writeFileSync(path.join(dir, 'empty.toml'), '');
   mkdirSync(path.join(dir, 'config.d'));
   registry = await startRegistry();
-  node = await startContainerd();
+  node = await startContainerd({
+    extraConfig: `
+[plugins."io.containerd.grpc.v1.cri".registry.mirrors."${registry.host}"]
+  endpoint = ["${registry.url}"]
+`,
+  });
   shim = await startShim(node.endpoint, (settings) => {
     settings.registries[registry.host] = { insecure: true, mirrors: [] };
     settings.runtimes.runc = { allowedAnnotations: [KEY] };
@@ -86,15 +93,15 @@ beforeAll(async () => {
     settings.gc.intervalMs = 0;
   });
   cri = connectCri(`unix://${shim.socketPath}`);
-  const client = new RegistryClient({ registries: { [registry.host]: { insecure: true } } });
+  registryClient = new RegistryClient({ registries: { [registry.host]: { insecure: true } } });
   for (const [name, syscall] of [['kept', 'mkdir'], ['dropped', 'rmdir'], ['old', 'chmod']] as const) {
     refs[name] = `${registry.host}/profiles/${name}:v1`;
-    digests[name] = await pushCrioShapedProfile(client, refs[name], denyProfile(syscall));
+    digests[name] = await pushCrioShapedProfile(registryClient, refs[name], denyProfile(syscall));
   }
-  client.close();
 }, 180_000);
 
 afterAll(async () => {
+  registryClient?.close();
   await stopAll(cri, shim, node, registry);
   if (dir) removeDirSync(dir);
 }, 120_000);
@@ -178,6 +185,33 @@ describe.skipIf(skip)('store gc on a node with profiles in use and unused', () =
     expect((await uses.read(refs.dropped ?? '', digests.dropped ?? ''))?.files).toEqual(dropped?.files);
   });
 
+  it('removes the image annotation record of an image the runtime removed, keeps it while the image is there', async () => {
+    // A container of an image pulled from a registry: CreateContainer reads and records its manifest annotations.
+    const image = `${registry.host}/apps/busybox:v1`;
+    // Its own config (entrypoint), so its own image id: removing it leaves the pause image alone.
+    const pushed = await pushImage(registryClient, image, await buildBusyboxImage({ entrypoint: ['/bin/sleep', '3601'] }));
+    await cri.call('image', 'PullImage', { image: { image } });
+    const sandbox = podSandboxConfig({ name: 'from-registry' });
+    const podId = await cri.runPodSandbox(sandbox);
+    const config = containerConfig({ name: 'app', imageSpec: await cri.kubeletImageSpec(image), seccomp: { profile_type: 'Unconfined' } as never });
+    const created = { podId, containerId: await cri.createContainer(podId, config, sandbox) };
+    const record = path.join(shim.settings.stateDir, 'image-annotations', `${pushed.replace(':', '-')}.json`);
+    expect(existsSync(record)).toBe(true);
+
+    const policy = { graceMs: DAY, maxBytes: 256 * 1024 * 1024 };
+    const gcAt = (now: Date) => collectGarbage({ stateDir: shim.settings.stateDir, runtimeEndpoint: node.endpoint, policy, dryRun: false, logger: silentLogger(), now: () => now });
+    const later = new Date(Date.now() + 2 * DAY);
+    expect((await gcAt(later)).imageRecords).toEqual([]);
+    expect(existsSync(record)).toBe(true);
+
+    await remove(created);
+    await cri.call('image', 'RemoveImage', { image: { image } });
+    // Written moments ago: kept for now; once the in-flight window has passed, it goes.
+    expect((await gcAt(new Date())).imageRecords).toEqual([]);
+    expect((await gcAt(later)).imageRecords.map((r) => r.digest)).toEqual([pushed]);
+    expect(existsSync(record)).toBe(false);
+  });
+
   it('`gc --dry-run` names what `gc` then removes', async () => {
     const created = await create('old', { [`${KEY}/POD`]: refs.old ?? '' });
     await remove(created);
@@ -196,7 +230,7 @@ describe.skipIf(skip)('store gc on a node with profiles in use and unused', () =
     expect(dry.stderr).toBe('');
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain(`would remove ${refs.old}@${digests.old} (last used ${past.toISOString()}, unused)`);
-    expect(dry.stdout).toMatch(/would remove 1 profile records, 1 profile files, 2 blobs, 0 tag records/);
+    expect(dry.stdout).toMatch(/would remove 1 profile records, 1 profile files, 2 blobs, 0 tag records, 0 image annotation records/);
     expect(existsSync(old?.files[0] ?? '')).toBe(true);
 
     const real = await cli(['gc']);

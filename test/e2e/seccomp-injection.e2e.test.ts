@@ -8,7 +8,7 @@ import { createContainerdManifestReader } from '../../src/injector/containerd-co
 import { registrySignatureSource, signArtifact } from '../../src/signature/index.js';
 import { startContainerd, type ContainerdNode } from '../../testbed/containerd.js';
 import { connectCri, containerConfig, CriCallError, podSandboxConfig, type CriClient, type CriMessage, type RuntimeSeccomp } from '../../testbed/cri.js';
-import { blobOf, buildBusyboxImage, descriptorOf, OCI_CONFIG, OCI_MANIFEST, type BusyboxImage } from '../../testbed/images.js';
+import { blobOf, buildBusyboxImage, descriptorOf, OCI_CONFIG, OCI_MANIFEST, pushImage, type BusyboxImage } from '../../testbed/images.js';
 import { startRegistry, type TestRegistry } from '../../testbed/registry.js';
 import { startShim, type TestShim } from '../../testbed/shim.js';
 import { REAL_NODE, skipUnlessLinux } from '../support/requirements.js';
@@ -83,12 +83,6 @@ function imageSibling(base: BusyboxImage, annotations: Record<string, string>): 
     annotations,
   };
   return { ...base, manifest: blobOf(OCI_MANIFEST, Buffer.from(JSON.stringify(manifest))) };
-}
-
-async function pushImage(client: RegistryClient, ref: string, image: BusyboxImage): Promise<string> {
-  await client.putBlob(ref, image.layer.bytes);
-  await client.putBlob(ref, image.config.bytes);
-  return (await client.putManifest(ref, image.manifest.bytes, OCI_MANIFEST)).digest;
 }
 
 

@@ -4,6 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ContentStore } from '../../src/artifact/store.js';
+import { createImageManifestFacts } from '../../src/injector/image-manifests.js';
 import { silentLogger } from '../../src/log/logger.js';
 import {
   collectGarbage,
@@ -238,6 +239,49 @@ describe('store gc: what no container uses goes after the grace period, nothing 
     expect(plan.uses).toHaveLength(1);
     expect(plan.items.length).toBe(4);
     expect(exists(old)).toEqual(ALL);
+  });
+});
+
+describe('store gc: image annotation records', () => {
+  /** Records written the way CreateContainer writes them: one per manifest digest read. */
+  async function recordImages(digests: string[], written: Date): Promise<void> {
+    const facts = createImageManifestFacts(
+      {
+        imageAnnotations: async (digest) => ({
+          digest,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          annotations: { from: 'node' },
+        }),
+      },
+      { imageAnnotations: async () => Promise.reject(new Error('not asked')) },
+      { stateDir, cacheEntries: 10, logger: silentLogger() },
+    );
+    const dir = path.join(stateDir, 'image-annotations');
+    await mkdir(dir, { recursive: true });
+    for (const digest of digests) {
+      await facts.of(`registry.example/app@${digest}`, new AbortController().signal);
+      const file = path.join(dir, `${digest.replace(':', '-')}.json`);
+      expect(existsSync(file)).toBe(true);
+      utimesSync(file, written, written);
+    }
+  }
+  const onNode = (current: InUse, digests: string[]) => ({ ...current, imageDigests: new Set(digests) });
+
+  it('removes the records of images the runtime no longer lists, keeps those it lists', async () => {
+    const kept = sha('kept image');
+    const gone = sha('gone image');
+    await recordImages([kept, gone], ago(48 * HOUR));
+    const plan = await gcOnce(onNode(inUse([]), [kept]));
+    expect(plan.imageRecords.map((r) => r.digest)).toEqual([gone]);
+    expect(readdirSync(path.join(stateDir, 'image-annotations'))).toEqual([`${kept.replace(':', '-')}.json`]);
+  });
+
+  it('keeps a record written in the last minutes, and every record when the runtime did not list its images', async () => {
+    await recordImages([sha('just pulled')], ago(60_000));
+    expect((await gcOnce(onNode(inUse([]), []))).imageRecords).toEqual([]);
+    await recordImages([sha('old')], ago(48 * HOUR));
+    expect((await gcOnce(inUse([]))).imageRecords).toEqual([]);
+    expect(readdirSync(path.join(stateDir, 'image-annotations'))).toHaveLength(2);
   });
 });
 
