@@ -68,7 +68,11 @@ export function createProfilePreparer(deps: ProfilePreparerDeps): ProfilePrepare
   const converted = new LRUCache<string, Pick<PreparedProfile, 'path' | 'baseline'>>({ max: deps.cacheEntries });
   const conversions = new SingleFlight<Pick<PreparedProfile, 'path' | 'baseline'>>();
   const converter = deps.converter ?? createProfileConverter();
-  const resolveChain = createChainResolver((ref, signal) => pullVerified(deps.artifacts, deps.signatures, ref, signal), deps.cacheEntries);
+  const resolveChain = createChainResolver(
+    (ref, signal) => pullVerified(deps.artifacts, deps.signatures, ref, signal),
+    deps.cacheEntries,
+    (bytes, source) => converter.readSpo(bytes, source),
+  );
   return {
     async prepare(reference: string, target: ContainerTarget, signal: AbortSignal): Promise<PreparedProfile> {
       const chain = await resolveChain(reference, signal);

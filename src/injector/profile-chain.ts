@@ -1,6 +1,14 @@
 import { LRUCache } from 'lru-cache';
-import { ArtifactError } from '../artifact/index.js';
-import { isSpoDocument, OCI_PROFILE_PREFIX, parseSpoProfile, unionSyscalls, type SeccompProfile, type SeccompRule } from '../seccomp/index.js';
+import { ArtifactError, SingleFlight } from '../artifact/index.js';
+import {
+  isSpoDocument,
+  OCI_PROFILE_PREFIX,
+  parseSpoProfile,
+  unionSyscalls,
+  type SeccompProfile,
+  type SeccompRule,
+  type SpoSeccompProfile,
+} from '../seccomp/index.js';
 import type { ProfileSource } from './profile-conversions.js';
 
 /**
@@ -79,7 +87,12 @@ export function formatChain(links: Pick<ChainLink, 'reference' | 'digest'>[]): s
  */
 export type ChainResolver<P extends PulledLink, V> = (reference: string, signal?: AbortSignal) => Promise<ResolvedChain<P, V>>;
 
-export function createChainResolver<P extends PulledLink, V>(pull: LinkPuller<P, V>, cacheEntries: number): ChainResolver<P, V> {
+/** Reads an SPO object's text; the shim's reads big ones off the proxy's thread (ProfileConverter.readSpo). */
+export type SpoReader = (bytes: Buffer, source: string) => Promise<SpoSeccompProfile>;
+
+const readSpoInline: SpoReader = async (bytes, source) => parseSpoProfile(bytes, source);
+
+export function createChainResolver<P extends PulledLink, V>(pull: LinkPuller<P, V>, cacheEntries: number, readSpo: SpoReader = readSpoInline): ChainResolver<P, V> {
   const parsed = new LRUCache<string, Extract<ReadLink, { format: 'spo' }>>({ max: cacheEntries, maxSize: MAX_HELD_BYTES, sizeCalculation: (link) => Math.max(1, link.size) });
   const merged = new LRUCache<string, { size: number; profile: SeccompProfile }>({
     max: cacheEntries,
@@ -87,17 +100,21 @@ export function createChainResolver<P extends PulledLink, V>(pull: LinkPuller<P,
     sizeCalculation: (entry) => Math.max(1, entry.size),
   });
 
-  function read(pulled: PulledLink, reference: string): ReadLink {
+  // Pods that start together with one new chain read each link once.
+  const reads = new SingleFlight<Extract<ReadLink, { format: 'spo' }>>();
+
+  async function read(pulled: PulledLink, reference: string): Promise<ReadLink> {
     if (!isSpoDocument(pulled.bytes, pulled.layerTitle)) return { format: 'json' };
-    let link = parsed.get(pulled.manifestDigest);
-    if (link === undefined) {
-      const spo = parseSpoProfile(pulled.bytes, reference);
-      link = { size: pulled.bytes.length, format: 'spo', profile: spo.profile };
+    const known = parsed.get(pulled.manifestDigest);
+    if (known !== undefined) return known;
+    return reads.run(pulled.manifestDigest, async () => {
+      const spo = await readSpo(pulled.bytes, reference);
+      const link: Extract<ReadLink, { format: 'spo' }> = { size: pulled.bytes.length, format: 'spo', profile: spo.profile };
       if (spo.name !== undefined) link.name = spo.name;
       if (spo.baseProfileName !== undefined) link.base = spo.baseProfileName;
       parsed.set(pulled.manifestDigest, link);
-    }
-    return link;
+      return link;
+    });
   }
 
   return async function resolveChain(reference: string, signal?: AbortSignal): Promise<ResolvedChain<P, V>> {
@@ -107,7 +124,7 @@ export function createChainResolver<P extends PulledLink, V>(pull: LinkPuller<P,
     while (next !== undefined) {
       const current: string = next;
       const { pulled, verification } = await withChainContext(links, () => pull(current, signal));
-      const link = withChainContextSync(links, () => read(pulled, current));
+      const link = await withChainContext(links, () => read(pulled, current));
       const seen = links.findIndex((l) => l.digest === pulled.manifestDigest);
       const entry: ChainLink<P, V> = { reference: current, digest: pulled.manifestDigest, publishedLength: pulled.bytes.length, format: link.format, pulled, verification };
       if (link.format === 'json') {
@@ -161,14 +178,6 @@ function chainError(links: ChainLink[], problem: string): ArtifactError {
 async function withChainContext<T>(links: ChainLink[], run: () => Promise<T>): Promise<T> {
   try {
     return await run();
-  } catch (error) {
-    throw addContext(links, error);
-  }
-}
-
-function withChainContextSync<T>(links: ChainLink[], run: () => T): T {
-  try {
-    return run();
   } catch (error) {
     throw addContext(links, error);
   }

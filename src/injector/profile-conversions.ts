@@ -7,12 +7,14 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log/logger.js';
 import {
   parseProfile,
+  parseSpoProfile,
   ProfileError,
   renderRuntimeSpecProfile,
   ROOT_PATH,
   toRuntimeSpec,
   type ConversionTarget,
   type SeccompProfile,
+  type SpoSeccompProfile,
   type TextPosition,
 } from '../seccomp/index.js';
 import { intersectWithBaseline, type AppliedBaseline, type Baseline } from './baselines.js';
@@ -31,9 +33,14 @@ export interface Converted {
   baseline?: AppliedBaseline;
 }
 
-/** Converts a profile for one container (and intersects it with a baseline) into the runtime-spec file's bytes. */
+/**
+ * The work on a profile's text that can take a thread for long: converting a profile for one
+ * container (and intersecting it with a baseline) into the runtime-spec file's bytes, and reading
+ * an SPO object (YAML; a 1 MiB one takes about a second to parse).
+ */
 export interface ProfileConverter {
   convert(from: ProfileSource, source: string, target: ConversionTarget, baseline?: Baseline): Promise<Converted>;
+  readSpo(bytes: Buffer, source: string): Promise<SpoSeccompProfile>;
 }
 
 /** The way from a read profile to the file: convert for the container, intersect with the baseline, render. */
@@ -61,6 +68,7 @@ export const DEFAULT_CONVERTER_OPTIONS: ProfileConverterOptions = { maxConcurren
 
 /** What a conversion thread is given (workerData) and answers. */
 export interface ConversionJob {
+  kind: 'convert';
   bytes: Uint8Array;
   source: string;
   arch: string;
@@ -70,8 +78,18 @@ export interface ConversionJob {
   baseline?: { file: string; digest: string; bytes: Uint8Array };
 }
 
+/** An SPO object to read on a thread. */
+export interface SpoReadJob {
+  kind: 'read-spo';
+  bytes: Uint8Array;
+  source: string;
+}
+
+export type WorkerJob = ConversionJob | SpoReadJob;
+
 export type ConversionReply =
   | { ok: true; rendered: Uint8Array; baseline?: AppliedBaseline }
+  | { ok: true; spo: SpoSeccompProfile }
   | { ok: false; profileError: { source: string; path: string; problem: string; position?: TextPosition } }
   | { ok: false; message: string };
 
@@ -99,7 +117,10 @@ export class Limiter {
   }
 }
 
-/** Runs conversions under the bound; each is logged once (once per profile and capability set, not per container). */
+/**
+ * Runs conversions and SPO reads under one bound, each on a thread of its own when the profile is
+ * big; each is logged once (once per profile and capability set, not per container).
+ */
 export function createProfileConverter(options: ProfileConverterOptions = DEFAULT_CONVERTER_OPTIONS, logger?: Logger): ProfileConverter {
   const limiter = new Limiter(options.maxConcurrent);
   return {
@@ -112,41 +133,53 @@ export function createProfileConverter(options: ProfileConverterOptions = DEFAUL
         if (bytes === undefined) converted = renderForContainer((from as { profile: SeccompProfile }).profile, source, target, baseline);
         else if (!onThread) converted = renderForContainer(parseProfile(bytes, source), source, target, baseline);
         else {
-          const job: ConversionJob = { bytes, source, ...target, capabilities: [...target.capabilities] };
+          const job: ConversionJob = { kind: 'convert', bytes, source, ...target, capabilities: [...target.capabilities] };
           if (baseline) job.baseline = { file: baseline.file, digest: baseline.digest, bytes: baseline.bytes };
-          converted = await convertOnThread(job, options.workerHeapMb);
+          const reply = await runOnThread(job, options.workerHeapMb);
+          if (!('rendered' in reply)) throw new Error(`converting the seccomp profile from ${source}: the thread answered another job`);
+          const rendered = Buffer.from(reply.rendered.buffer, reply.rendered.byteOffset, reply.rendered.byteLength);
+          converted = reply.baseline ? { rendered, baseline: reply.baseline } : { rendered };
         }
         const ms = Math.round(performance.now() - started);
         logger?.info({ ref: source, bytes: bytes?.length, onThread, ms }, 'Converted seccomp profile for this node');
         return converted;
       });
     },
+    readSpo(bytes, source) {
+      if (bytes.length < options.workerFromBytes) return Promise.resolve().then(() => parseSpoProfile(bytes, source));
+      return limiter.run(async () => {
+        const started = performance.now();
+        const reply = await runOnThread({ kind: 'read-spo', bytes, source }, options.workerHeapMb);
+        if (!('spo' in reply)) throw new Error(`reading the seccomp profile from ${source}: the thread answered another job`);
+        logger?.info({ ref: source, bytes: bytes.length, onThread: true, ms: Math.round(performance.now() - started) }, 'Read SPO seccomp profile');
+        return reply.spo;
+      });
+    },
   };
 }
 
-function convertOnThread(job: ConversionJob, heapMb: number): Promise<Converted> {
-  return new Promise<Converted>((resolve, reject) => {
+/** Runs one job on a thread of its own; a ProfileError on the thread comes back as one. */
+function runOnThread(job: WorkerJob, heapMb: number): Promise<Extract<ConversionReply, { ok: true }>> {
+  const doing = job.kind === 'convert' ? 'converting' : 'reading';
+  return new Promise((resolve, reject) => {
     const worker = startWorker(job, heapMb);
     let settled = false;
     worker.once('message', (reply: ConversionReply) => {
       settled = true;
-      if (reply.ok) {
-        const rendered = Buffer.from(reply.rendered.buffer, reply.rendered.byteOffset, reply.rendered.byteLength);
-        resolve(reply.baseline ? { rendered, baseline: reply.baseline } : { rendered });
-      }
+      if (reply.ok) resolve(reply);
       else if ('profileError' in reply) {
         const { source, path, problem, position } = reply.profileError;
         reject(new ProfileError(source, path, problem, position));
-      } else reject(new Error(`converting the seccomp profile from ${job.source}: ${reply.message}`));
+      } else reject(new Error(`${doing} the seccomp profile from ${job.source}: ${reply.message}`));
     });
     worker.once('error', (error) => {
       settled = true;
       if ((error as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY') {
-        reject(new ProfileError(job.source, ROOT_PATH, `cannot be converted: needs more than ${heapMb} MB`));
-      } else reject(new Error(`converting the seccomp profile from ${job.source}: ${error.message}`, { cause: error }));
+        reject(new ProfileError(job.source, ROOT_PATH, `cannot be ${job.kind === 'convert' ? 'converted' : 'read'}: needs more than ${heapMb} MB`));
+      } else reject(new Error(`${doing} the seccomp profile from ${job.source}: ${error.message}`, { cause: error }));
     });
     worker.once('exit', (code) => {
-      if (!settled) reject(new Error(`converting the seccomp profile from ${job.source}: the conversion thread exited with code ${code}`));
+      if (!settled) reject(new Error(`${doing} the seccomp profile from ${job.source}: the thread exited with code ${code}`));
     });
   });
 }
@@ -155,7 +188,7 @@ function convertOnThread(job: ConversionJob, heapMb: number): Promise<Converted>
  * The built shim runs conversion-worker.js; from TypeScript sources (tests, `tsx`) the thread
  * registers tsx first, since a thread does not inherit the parent's module loader hooks.
  */
-function startWorker(job: ConversionJob, heapMb: number): Worker {
+function startWorker(job: WorkerJob, heapMb: number): Worker {
   const resourceLimits = { maxOldGenerationSizeMb: heapMb };
   if (!import.meta.url.endsWith('.ts')) {
     return new Worker(new URL('./conversion-worker.js', import.meta.url), { workerData: job, resourceLimits });

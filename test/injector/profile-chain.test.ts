@@ -7,7 +7,7 @@ import { ArtifactError } from '../../src/artifact/index.js';
 import { createProfilePreparer } from '../../src/injector/prepare-profile.js';
 import { createChainResolver, formatChain, MAX_CHAIN_LENGTH, type PulledLink } from '../../src/injector/profile-chain.js';
 import { ProfileFiles } from '../../src/injector/profile-files.js';
-import { ProfileError } from '../../src/seccomp/index.js';
+import { parseSpoProfile, ProfileError } from '../../src/seccomp/index.js';
 import { SignatureError } from '../../src/signature/index.js';
 
 const digestOf = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
@@ -100,6 +100,24 @@ describe('resolving a chain of SPO base profiles', () => {
     const json = Buffer.from('{"defaultAction":"SCMP_ACT_ALLOW"}');
     const mixed = createChainResolver(fakeRegistry({ 'r.example/a:v1': spoYaml('a', 'x', 'oci://r.example/j:v1'), 'r.example/j:v1': json }).pull, 10);
     await expect(mixed('r.example/a:v1')).rejects.toThrow(/-> r\.example\/j:v1@sha256:\w+ is not a Security Profiles Operator SeccompProfile/);
+  });
+
+  it('reads each link once however many pods resolve the chain at once, through the reader it is given', async () => {
+    const base = spoYaml('base', 'chmod');
+    const child = spoYaml('child', 'mkdir', 'oci://r.example/base:v1');
+    const { pull } = fakeRegistry({ 'r.example/child:v1': child, 'r.example/base:v1': base });
+    const reads: string[] = [];
+    const slowReader = async (bytes: Buffer, source: string) => {
+      reads.push(source);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return parseSpoProfile(bytes, source);
+    };
+    const resolve = createChainResolver(pull, 10, slowReader);
+    const chains = await Promise.all(Array.from({ length: 10 }, () => resolve('r.example/child:v1')));
+    expect(reads).toEqual(['r.example/child:v1', 'r.example/base:v1']);
+    expect(new Set(chains.map((c) => c.key)).size).toBe(1);
+    await resolve('r.example/child:v1');
+    expect(reads).toHaveLength(2);
   });
 
   it("a base's failure keeps its class and CRI word and says whose base it is", async () => {

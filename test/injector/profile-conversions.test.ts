@@ -4,7 +4,7 @@ import type { Baseline } from '../../src/injector/baselines.js';
 import { createProfileConverter, DEFAULT_CONVERTER_OPTIONS, Limiter, renderForContainer } from '../../src/injector/profile-conversions.js';
 import { createProfilePreparer } from '../../src/injector/prepare-profile.js';
 import type { ProfileFiles } from '../../src/injector/profile-files.js';
-import { parseProfile, ProfileError } from '../../src/seccomp/index.js';
+import { parseProfile, parseSpoProfile, ProfileError } from '../../src/seccomp/index.js';
 
 const TARGET = { arch: 'amd64', capabilities: ['CAP_CHOWN'], kernelVersion: '6.1.0' };
 
@@ -23,6 +23,15 @@ function bigProfile(bytes: number): Buffer {
     length += rule.length + 1;
   }
   return Buffer.from(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[\n${syscalls.join(',\n')}\n]}`);
+}
+
+/** An SPO SeccompProfile of about `bytes` bytes of YAML, with a base and 64-bit argument values. */
+function bigSpoProfile(bytes: number): Buffer {
+  let yaml = 'apiVersion: security-profiles-operator.x-k8s.io/v1beta1\nkind: SeccompProfile\nmetadata:\n  name: big\nspec:\n  defaultAction: SCMP_ACT_ALLOW\n  baseProfileName: oci://r.example/base:v1\n  syscalls:\n';
+  for (let i = 0; yaml.length < bytes; i += 1) {
+    yaml += `  - action: SCMP_ACT_ERRNO\n    names:\n    - s${i}\n    args:\n    - index: 0\n      value: 18446744073709551615\n      op: SCMP_CMP_EQ\n`;
+  }
+  return Buffer.from(yaml);
 }
 
 describe('Limiter', () => {
@@ -92,6 +101,28 @@ describe('createProfileConverter', () => {
     expect((error as ProfileError).position).toEqual(inline.position);
   });
 
+  it('reads a big SPO object on a thread to what the inline read gives, and leaves this thread free meanwhile', async () => {
+    const bytes = bigSpoProfile(300 * 1024);
+    const converter = createProfileConverter({ ...DEFAULT_CONVERTER_OPTIONS, workerFromBytes: 64 * 1024 });
+    let ticks = 0;
+    const ticker = setInterval(() => (ticks += 1), 1);
+    const onThread = await converter.readSpo(bytes, 'r.example/p:spo').finally(() => clearInterval(ticker));
+    const inline = parseSpoProfile(bytes, 'r.example/p:spo');
+    expect(onThread).toEqual(inline);
+    expect(onThread.baseProfileName).toBe('oci://r.example/base:v1');
+    expect(onThread.profile.syscalls.length).toBeGreaterThan(1000);
+    // The timer fired while the thread parsed: an inline parse of this size holds the loop for its whole length.
+    expect(ticks).toBeGreaterThan(0);
+  });
+
+  it("brings a thread's SPO ProfileError back whole", async () => {
+    const bytes = Buffer.concat([bigSpoProfile(100 * 1024), Buffer.from('  - action: [unclosed\n')]);
+    const converter = createProfileConverter({ ...DEFAULT_CONVERTER_OPTIONS, workerFromBytes: 1024 });
+    const error = await converter.readSpo(bytes, 'r.example/p:broken-spo').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ProfileError);
+    expect(() => parseSpoProfile(bytes, 'r.example/p:broken-spo')).toThrow((error as Error).message);
+  });
+
   it('fails a profile that needs more memory than a thread may take, and the shim goes on', async () => {
     const converter = createProfileConverter({ maxConcurrent: 1, workerFromBytes: 1024, workerHeapMb: 24 });
     const small = bigProfile(8 * 1024);
@@ -123,6 +154,7 @@ describe('createProfilePreparer under a burst', () => {
           await gate;
           return { rendered: 'bytes' in from ? from.bytes : Buffer.from('{}') };
         },
+        readSpo: async (bytes, source) => parseSpoProfile(bytes, source),
       },
     });
     return { prepare, converted, written, release };
