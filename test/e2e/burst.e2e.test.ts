@@ -25,11 +25,30 @@ function bigProfile(): Buffer {
   return Buffer.from(JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }, ...padding] }));
 }
 
+/** About 100 KiB of SPO YAML: chmod denied, padded like bigProfile, so the shim reads it on a worker thread. */
+function bigSpoProfile(): Buffer {
+  const lines = [
+    'apiVersion: security-profiles-operator.x-k8s.io/v1beta1',
+    'kind: SeccompProfile',
+    'metadata:',
+    '  name: big-spo',
+    'spec:',
+    '  defaultAction: SCMP_ACT_ALLOW',
+    '  syscalls:',
+    '  - action: SCMP_ACT_ERRNO',
+    '    errnoRet: 1',
+    '    names: [chmod, fchmodat]',
+  ];
+  for (let i = 0; i < 1200; i += 1) lines.push('  - action: SCMP_ACT_ERRNO', `    names: [no_such_syscall_${i}]`, '    args:', `    - {index: 0, value: ${i}, op: SCMP_CMP_EQ}`);
+  return Buffer.from(lines.join('\n') + '\n');
+}
+
 let registry: TestRegistry;
 let node: ContainerdNode;
 let shim: ShimProcess;
 let cri: CriClient;
 let reference: string;
+let spoReference: string;
 
 beforeAll(async () => {
   registry = await startRegistry();
@@ -42,6 +61,8 @@ beforeAll(async () => {
   reference = `${registry.host}/profiles/big:v1`;
   const client = new RegistryClient({ registries: { [registry.host]: { insecure: true } } });
   await pushProfile(client, { reference, profile: bigProfile() });
+  spoReference = `${registry.host}/profiles/big-spo:v1`;
+  await pushProfile(client, { reference: spoReference, profile: bigSpoProfile() });
   client.close();
 }, 180_000);
 
@@ -81,5 +102,27 @@ describe.skipIf(skip)('pods starting at once with one big profile, through the s
     const mkdir = await cri.execSync(started[0] as string, ['/bin/sh', '-c', 'mkdir /tmp/denied'], 20);
     expect(mkdir.exit_code).not.toBe(0);
     expect(`${mkdir.stdout.toString()}${mkdir.stderr.toString()}`).toMatch(/Operation not permitted/);
+  }, 180_000);
+
+  it('reads a big SPO profile once, on a thread, for pods that start together, and the kernel enforces it', async () => {
+    expect(bigSpoProfile().length).toBeGreaterThan(64 * 1024);
+    const started = await Promise.all(
+      Array.from({ length: 4 }, async (_, i) => {
+        const pod = podSandboxConfig({ name: `burst-spo-${i}`, annotations: { [KEY]: spoReference } });
+        const podId = await cri.runPodSandbox(pod);
+        return cri.createContainer(podId, containerConfig({ name: 'app', seccomp: { profile_type: 'Unconfined' } }), pod);
+      }),
+    );
+    const reads = shim.logLines().filter((line) => line.msg === 'Read SPO seccomp profile');
+    expect(reads).toEqual([expect.objectContaining({ ref: spoReference, bytes: bigSpoProfile().length, onThread: true })]);
+    for (const id of started) {
+      const status = await cri.containerStatus(id, true);
+      const info = JSON.parse(String((status.info as Record<string, string>).info)) as { runtimeSpec: { linux: { seccomp?: { syscalls?: { names: string[] }[] } } } };
+      expect(info.runtimeSpec.linux.seccomp?.syscalls?.[0]?.names).toEqual(['chmod', 'fchmodat']);
+    }
+    await cri.startContainer(started[0] as string);
+    const chmod = await cri.execSync(started[0] as string, ['/bin/sh', '-c', 'chmod 600 /tmp'], 20);
+    expect(chmod.exit_code).not.toBe(0);
+    expect(`${chmod.stdout.toString()}${chmod.stderr.toString()}`).toMatch(/Operation not permitted/);
   }, 180_000);
 });
