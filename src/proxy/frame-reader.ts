@@ -1,4 +1,5 @@
-import { FRAME_HEADER_LENGTH, MAX_UINT31, readFrameHeader, type FrameHeader } from './frames.js';
+import { ProtocolError } from './errors.js';
+import { FRAME_HEADER_LENGTH, readFrameHeader, uint31At, type FrameHeader } from './frames.js';
 
 /**
  * The bytes of one frame (header included) exactly as received, without copying: a range of the
@@ -29,8 +30,10 @@ export class FrameBytes {
 
   /** The 31-bit value at the start of the payload (WINDOW_UPDATE increment, GOAWAY last stream). */
   payloadUInt31(): number {
-    if (this.pieces !== undefined) return this.payload().readUInt32BE(0) & MAX_UINT31;
-    return this.chunk.readUInt32BE(this.start + FRAME_HEADER_LENGTH) & MAX_UINT31;
+    const payload = this.pieces === undefined ? undefined : this.payload();
+    const length = payload?.length ?? this.end - this.start - FRAME_HEADER_LENGTH;
+    if (length < 4) throw new ProtocolError(`a frame of ${length} octets is too short for the 31-bit value it carries`);
+    return payload ? uint31At(payload, 0) : uint31At(this.chunk, this.start + FRAME_HEADER_LENGTH);
   }
 }
 

@@ -1,4 +1,4 @@
-import { FRAME_HEADER_LENGTH, Flag, FrameType, MAX_UINT31, readFrameHeader, type FrameHeader } from './frames.js';
+import { FRAME_HEADER_LENGTH, Flag, FrameType, frameLengthAt, readFrameHeader, uint31At, type FrameHeader } from './frames.js';
 
 /**
  * Walks the whole frames of one received chunk in place: no copies, no allocation per frame.
@@ -27,7 +27,7 @@ export class FrameScanner {
     const offset = this.next_;
     const chunk = this.chunk;
     if (offset + FRAME_HEADER_LENGTH > chunk.length) return false;
-    const end = offset + FRAME_HEADER_LENGTH + chunk.readUIntBE(offset, 3);
+    const end = offset + FRAME_HEADER_LENGTH + frameLengthAt(chunk, offset);
     if (end > chunk.length) return false;
     readFrameHeader(chunk, offset, this.header);
     this.payloadStart = offset + FRAME_HEADER_LENGTH;
@@ -42,7 +42,7 @@ export class FrameScanner {
 
   /** The 31-bit value at the start of the current payload (WINDOW_UPDATE increment). */
   payloadUInt31(): number {
-    return this.chunk.readUInt32BE(this.payloadStart) & MAX_UINT31;
+    return uint31At(this.chunk, this.payloadStart);
   }
 
   /** After next() returned false: the walk ended exactly at the chunk's end. */

@@ -1,3 +1,4 @@
+import { ProtocolError } from './errors.js';
 import { FrameReader, joined, type FrameBytes } from './frame-reader.js';
 import { FrameScanner, passesAsItCame } from './frame-scanner.js';
 import { Flag, FrameType, headersFragment, parseSettings, windowUpdateFrame, type FrameHeader } from './frames.js';
@@ -222,6 +223,9 @@ export class RuntimeToClient {
   }
 
   private onWindowUpdate(header: FrameHeader, frame: FrameBytes): void {
+    if (header.length !== 4) {
+      throw new ProtocolError(`runtime sent a WINDOW_UPDATE of ${header.length} octets; RFC 9113 section 6.9 allows 4`);
+    }
     const increment = frame.payloadUInt31();
     if (header.streamId !== 0) {
       if (this.calls.isReset(header.streamId)) return;

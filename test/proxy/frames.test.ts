@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Socket } from 'node:net';
+import { ProtocolError } from '../../src/proxy/errors.js';
 import { FrameReader, type FrameBytes } from '../../src/proxy/frame-reader.js';
 import { FrameSink } from '../../src/proxy/frame-sink.js';
 import { RuntimeSendWindow } from '../../src/proxy/flow-control.js';
@@ -23,6 +24,17 @@ describe('frame headers', () => {
   it('parses length, type, flags and stream id, ignoring the reserved bit', () => {
     const frame = Buffer.from('00400a0105' + 'ffffffff', 'hex');
     expect(readFrameHeader(frame)).toEqual({ length: 0x400a, type: 1, flags: 5, streamId: 0x7fffffff });
+    const widest = Buffer.from('ffffff' + '09' + '04' + '80000001', 'hex');
+    expect(readFrameHeader(widest)).toEqual({ length: 0xffffff, type: 9, flags: 4, streamId: 1 });
+  });
+
+  it('refuses to read a 31-bit value from a payload shorter than 4 octets, rather than read the next frame', () => {
+    const reader = new FrameReader();
+    reader.push(Buffer.concat([encodeFrame(FrameType.GOAWAY, 0, 0, Buffer.from([0, 0, 1])), encodeFrame(FrameType.PING, 0, 0, Buffer.alloc(8))]));
+    reader.peek();
+    expect(() => reader.take().payloadUInt31()).toThrow(new ProtocolError('a frame of 3 octets is too short for the 31-bit value it carries'));
+    reader.peek();
+    expect(reader.take().payloadUInt31()).toBe(0);
   });
 
   it('round-trips an encoded frame', () => {

@@ -60,7 +60,12 @@ export class FrameRuntime {
 
   /** GOAWAY on the latest connection: streams above `lastStreamId` will not be processed. */
   goaway(lastStreamId: number): void {
-    this.latest?.write(goawayFrame(lastStreamId, ErrorCode.NO_ERROR));
+    this.send(goawayFrame(lastStreamId, ErrorCode.NO_ERROR));
+  }
+
+  /** Any bytes, well formed or not, on the latest connection. */
+  send(bytes: Buffer): void {
+    this.latest?.write(bytes);
   }
 
   private serve(socket: net.Socket): void {

@@ -1,0 +1,50 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/log/logger.js';
+import { FrameType, encodeFrame } from '../../src/proxy/frames.js';
+import { startFrameTestbed, type FrameTestbed } from '../support/proxy/frame-runtime.js';
+import { rawClient, unary } from '../support/proxy/raw-client.js';
+
+const CREATE_CONTAINER = '/runtime.v1.RuntimeService/CreateContainer';
+
+/**
+ * A WINDOW_UPDATE must carry exactly 4 octets (RFC 9113 section 6.9). The proxy reads the
+ * runtime's increments for its own flow control, so a short one is not read past its end into
+ * the next frame: the connection ends, and the call in flight learns why.
+ */
+describe('a malformed WINDOW_UPDATE from the runtime', () => {
+  let bed: FrameTestbed;
+  let client: grpc.Client;
+
+  beforeAll(async () => {
+    bed = await startFrameTestbed({
+      interceptor: {
+        methods: new Set([CREATE_CONTAINER]),
+        intercept: async (call) => {
+          // Followed by a well-formed frame whose bytes a read past the short payload would take.
+          bed.runtime.send(
+            Buffer.concat([
+              encodeFrame(FrameType.WINDOW_UPDATE, 0, 0, Buffer.from([0x00, 0x00, 0x10])),
+              encodeFrame(FrameType.PING, 0, 0, Buffer.alloc(8)),
+            ]),
+          );
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          return { action: 'forward', message: call.message };
+        },
+      },
+      logger: silentLogger(),
+    });
+    client = rawClient(bed.proxy.listenPath);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await bed?.stop();
+  });
+
+  it('ends the connection, and the call in flight gets UNAVAILABLE naming the frame', async () => {
+    const outcome = await unary(client, CREATE_CONTAINER, Buffer.from('create'), { deadlineMs: 5000 });
+    expect(outcome.status.code).toBe(grpc.status.UNAVAILABLE);
+    expect(outcome.status.details).toContain('runtime sent a WINDOW_UPDATE of 3 octets');
+  });
+});
