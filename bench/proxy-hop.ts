@@ -11,10 +11,11 @@
  *   A fixed rotation always runs the same target right after the same other one, and the target
  *   that follows a hop pays for that hop's process still finishing its last call on a core: with
  *   the rotation this benchmark used before, a second, identical pipe measured 1.07x the first.
- * - Which process lands where. Each hop runs as `--replicas` child processes (2 by default),
- *   each with its own client; a hop's figures pool all of its replicas' calls. The replicas' own
- *   p50 spread (slowest/fastest of the same hop) is printed as the run's resolution: a ratio
- *   between hops closer to 1 than that spread is within the noise of the run.
+ * - Which process lands where. Each hop runs as `--replicas` child processes (3 by default: with
+ *   two, the same hop's processes differed by up to 1.05x in a run, with three by 1.01x at
+ *   most), each with its own client; a hop's figures pool all of its replicas' calls. The
+ *   replicas' own p50 spread (slowest/fastest of the same hop) is printed as the run's
+ *   resolution: a ratio between hops closer to 1 than that spread is within the noise of the run.
  *
  *   npx tsx bench/proxy-hop.ts [--iterations N] [--containers N] [--replicas N] [--seed N] [--metrics]
  *
@@ -47,7 +48,7 @@ function flag(name: string, fallback: number): number {
 
 const ITERATIONS = flag('--iterations', 20_000);
 const CONTAINERS = flag('--containers', 50);
-const REPLICAS = flag('--replicas', 2);
+const REPLICAS = flag('--replicas', 3);
 const SEED = flag('--seed', Date.now() % 2 ** 31);
 const WARMUP = 1500;
 const WITH_METRICS = process.argv.includes('--metrics');
