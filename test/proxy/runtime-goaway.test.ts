@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log/logger.js';
 import { startFrameTestbed, type FrameTestbed } from '../support/proxy/frame-runtime.js';
-import { rawClient, unary } from '../support/proxy/raw-client.js';
+import { unary } from '../support/proxy/raw-client.js';
 
 const VERSION = '/runtime.v1.RuntimeService/Version';
 const CREATE_CONTAINER = '/runtime.v1.RuntimeService/CreateContainer';
@@ -45,13 +45,10 @@ describe('a runtime GOAWAY during an interception', () => {
       },
       logger: silentLogger(),
     });
-    client = rawClient(bed.proxy.listenPath);
+    client = bed.connect();
   });
 
-  afterAll(async () => {
-    client?.close();
-    await bed?.stop();
-  });
+  afterAll(() => bed?.stop());
 
   it('stops the interceptor and keeps the held body from the runtime', async () => {
     const version = await unary(client, VERSION, Buffer.alloc(0));

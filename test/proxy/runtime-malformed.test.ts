@@ -1,11 +1,18 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log/logger.js';
+import type { CallInterceptor } from '../../src/proxy/index.js';
 import { FrameType, encodeFrame } from '../../src/proxy/frames.js';
 import { startFrameTestbed, type FrameTestbed } from '../support/proxy/frame-runtime.js';
-import { rawClient, unary } from '../support/proxy/raw-client.js';
+import { unary } from '../support/proxy/raw-client.js';
 
 const CREATE_CONTAINER = '/runtime.v1.RuntimeService/CreateContainer';
+
+/** A WINDOW_UPDATE of 3 octets, then a well-formed frame whose bytes a read past it would take. */
+const SHORT_WINDOW_UPDATE = Buffer.concat([
+  encodeFrame(FrameType.WINDOW_UPDATE, 0, 0, Buffer.from([0x00, 0x00, 0x10])),
+  encodeFrame(FrameType.PING, 0, 0, Buffer.alloc(8)),
+]);
 
 /**
  * A WINDOW_UPDATE must carry exactly 4 octets (RFC 9113 section 6.9). The proxy reads the
@@ -14,36 +21,23 @@ const CREATE_CONTAINER = '/runtime.v1.RuntimeService/CreateContainer';
  */
 describe('a malformed WINDOW_UPDATE from the runtime', () => {
   let bed: FrameTestbed;
-  let client: grpc.Client;
+  const sendWhileHeld: CallInterceptor = {
+    methods: new Set([CREATE_CONTAINER]),
+    intercept: async (call) => {
+      bed.runtime.send(SHORT_WINDOW_UPDATE);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      return { action: 'forward', message: call.message };
+    },
+  };
 
   beforeAll(async () => {
-    bed = await startFrameTestbed({
-      interceptor: {
-        methods: new Set([CREATE_CONTAINER]),
-        intercept: async (call) => {
-          // Followed by a well-formed frame whose bytes a read past the short payload would take.
-          bed.runtime.send(
-            Buffer.concat([
-              encodeFrame(FrameType.WINDOW_UPDATE, 0, 0, Buffer.from([0x00, 0x00, 0x10])),
-              encodeFrame(FrameType.PING, 0, 0, Buffer.alloc(8)),
-            ]),
-          );
-          await new Promise((resolve) => setTimeout(resolve, 200));
-          return { action: 'forward', message: call.message };
-        },
-      },
-      logger: silentLogger(),
-    });
-    client = rawClient(bed.proxy.listenPath);
+    bed = await startFrameTestbed({ interceptor: sendWhileHeld, logger: silentLogger() });
   });
 
-  afterAll(async () => {
-    client?.close();
-    await bed?.stop();
-  });
+  afterAll(() => bed?.stop());
 
   it('ends the connection, and the call in flight gets UNAVAILABLE naming the frame', async () => {
-    const outcome = await unary(client, CREATE_CONTAINER, Buffer.from('create'), { deadlineMs: 5000 });
+    const outcome = await unary(bed.connect(), CREATE_CONTAINER, Buffer.from('create'), { deadlineMs: 5000 });
     expect(outcome.status.code).toBe(grpc.status.UNAVAILABLE);
     expect(outcome.status.details).toContain('runtime sent a WINDOW_UPDATE of 3 octets');
   });

@@ -1,3 +1,4 @@
+import type * as grpc from '@grpc/grpc-js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ import { framedMessage } from '../../../src/proxy/grpc-message.js';
 import { HpackDecoder, fieldValue } from '../../../src/proxy/hpack-decoder.js';
 import { encodeInteger, encodeLiteralHeaders } from '../../../src/proxy/hpack-encoder.js';
 import { startProxy, type ProxyOptions, type RunningProxy } from '../../../src/proxy/index.js';
+import { rawClient } from './raw-client.js';
 
 /** A header field the runtime adds to its table when the client's table may hold it. */
 const LATE_FIELD: readonly [string, string] = ['x-late-answer', 'yes'];
@@ -139,7 +141,9 @@ function literalWithIndexing([name, value]: readonly [string, string]): Buffer {
 export interface FrameTestbed {
   runtime: FrameRuntime;
   proxy: RunningProxy;
-  /** Stops the proxy and the runtime and removes their directory. */
+  /** A raw grpc-js client of the proxy, closed by stop(). */
+  connect(): grpc.Client;
+  /** Closes the clients, stops the proxy and the runtime and removes their directory. */
   stop(): Promise<void>;
 }
 
@@ -149,10 +153,17 @@ export async function startFrameTestbed(options: Pick<ProxyOptions, 'interceptor
   const runtime = new FrameRuntime(path.join(dir, 'runtime.sock'));
   await runtime.start();
   const proxy = await startProxy({ listenPath: path.join(dir, 'shim.sock'), runtimeEndpoint: runtime.socketPath, ...options });
+  const clients: grpc.Client[] = [];
   return {
     runtime,
     proxy,
+    connect() {
+      const client = rawClient(proxy.listenPath);
+      clients.push(client);
+      return client;
+    },
     async stop() {
+      for (const client of clients) client.close();
       await proxy.stop();
       await runtime.stop();
       await rm(dir, { recursive: true, force: true });
