@@ -40,7 +40,7 @@ export class FrameScanner {
     return this.chunk.subarray(this.payloadStart, this.next_);
   }
 
-  /** The 31-bit value at the start of the current payload (WINDOW_UPDATE increment). */
+  /** The 31-bit value at the start of the current payload: a WINDOW_UPDATE's increment, 4 octets by passesAsItCame. */
   payloadUInt31(): number {
     return uint31At(this.chunk, this.payloadStart);
   }

@@ -7,6 +7,8 @@ import { startFrameTestbed, type FrameTestbed } from '../support/proxy/frame-run
 import { unary } from '../support/proxy/raw-client.js';
 
 const CREATE_CONTAINER = '/runtime.v1.RuntimeService/CreateContainer';
+/** Longer than the proxy needs to close the connection; an interceptor still waiting then was never stopped. */
+const ABORT_WAIT_MS = 2000;
 
 /** A WINDOW_UPDATE of 3 octets, then a well-formed frame whose bytes a read past it would take. */
 const SHORT_WINDOW_UPDATE = Buffer.concat([
@@ -21,11 +23,18 @@ const SHORT_WINDOW_UPDATE = Buffer.concat([
  */
 describe('a malformed WINDOW_UPDATE from the runtime', () => {
   let bed: FrameTestbed;
+  let interceptorAborted: boolean | undefined;
   const sendWhileHeld: CallInterceptor = {
     methods: new Set([CREATE_CONTAINER]),
     intercept: async (call) => {
       bed.runtime.send(SHORT_WINDOW_UPDATE);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      interceptorAborted = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), ABORT_WAIT_MS);
+        call.signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
       return { action: 'forward', message: call.message };
     },
   };
@@ -36,9 +45,10 @@ describe('a malformed WINDOW_UPDATE from the runtime', () => {
 
   afterAll(() => bed?.stop());
 
-  it('ends the connection, and the call in flight gets UNAVAILABLE naming the frame', async () => {
+  it('ends the connection: the call in flight gets UNAVAILABLE naming the frame, and its interceptor is stopped', async () => {
     const outcome = await unary(bed.connect(), CREATE_CONTAINER, Buffer.from('create'), { deadlineMs: 5000 });
     expect(outcome.status.code).toBe(grpc.status.UNAVAILABLE);
     expect(outcome.status.details).toContain('runtime sent a WINDOW_UPDATE of 3 octets');
+    await expect.poll(() => interceptorAborted).toBe(true);
   });
 });
