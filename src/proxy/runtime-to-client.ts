@@ -213,6 +213,9 @@ export class RuntimeToClient {
         this.calls.end(header.streamId, 'reset by runtime');
         return false;
       case FrameType.GOAWAY:
+        if (header.length < 8) {
+          throw new ProtocolError(`runtime sent a GOAWAY of ${header.length} octets; RFC 9113 section 6.8 requires at least 8`);
+        }
         this.toClient.forward(frame, header);
         this.calls.refuseAbove(frame.payloadUInt31());
         return false;
