@@ -192,7 +192,11 @@ export class ClientToRuntime {
     for (scanner.start(chunk); scanner.next(); ) {
       if (header.type === FrameType.HEADERS) {
         if (!(header.flags & Flag.END_HEADERS)) return false;
-        const fields = this.decoder.decode(headersFragment(header.flags, scanner.payload()));
+        // Most blocks carry neither padding nor priority: decoded in place, without a view.
+        const fields =
+          header.flags & (Flag.PADDED | Flag.PRIORITY)
+            ? this.decoder.decode(headersFragment(header.flags, scanner.payload()))
+            : this.decoder.decode(chunk, scanner.payloadStart, scanner.payloadEnd);
         this.decodedAhead.push(fields);
         if (ahead && this.isIntercepted(fields)) ahead = false;
       } else if (header.type === FrameType.DATA) {

@@ -35,6 +35,11 @@ export class FrameScanner {
     return true;
   }
 
+  /** Where the current frame's payload ends. */
+  get payloadEnd(): number {
+    return this.next_;
+  }
+
   /** The current frame's payload, as a view of the chunk. */
   payload(): Buffer {
     return this.chunk.subarray(this.payloadStart, this.next_);

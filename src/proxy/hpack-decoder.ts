@@ -7,7 +7,7 @@ export type HeaderField = readonly [name: string, value: string];
 
 /** The value of the first field named `name` (header names arrive lowercase in HTTP/2). */
 export function fieldValue(fields: readonly HeaderField[], name: string): string | undefined {
-  for (const [fieldName, value] of fields) if (fieldName === name) return value;
+  for (let i = 0; i < fields.length; i++) if (fields[i]![0] === name) return fields[i]![1];
   return undefined;
 }
 
@@ -58,6 +58,9 @@ export class HpackDecoder {
   private size = 0;
   private maxSize: number;
   private readonly paths = new PathCache();
+  /** Where decode is in the block, and where the block ends; one decode at a time. */
+  private pos = 0;
+  private end = 0;
 
   /**
    * @param maxTableSize the SETTINGS_HEADER_TABLE_SIZE the decoding side advertised; a size update
@@ -82,25 +85,29 @@ export class HpackDecoder {
     return [...this.dynamic].reverse();
   }
 
-  /** Decodes one complete header block (all HEADERS/CONTINUATION fragments joined). */
-  decode(block: Buffer): HeaderField[] {
+  /**
+   * Decodes one complete header block (all HEADERS/CONTINUATION fragments joined), or the part
+   * of `block` from `start` to `end` (a fragment in place in a received chunk: no copy, no view).
+   */
+  decode(block: Buffer, start = 0, end = block.length): HeaderField[] {
     const fields: HeaderField[] = [];
-    const cursor = { pos: 0 };
+    this.pos = start;
+    this.end = end;
     let fieldSeen = false;
-    while (cursor.pos < block.length) {
-      const first = block[cursor.pos]!;
+    while (this.pos < end) {
+      const first = block[this.pos]!;
       if (first & 0x80) {
-        fields.push(this.entry(this.integer(block, cursor, 7)));
+        fields.push(this.entry(this.integer(block, 7)));
         fieldSeen = true;
       } else if (first & 0x40) {
-        const field = this.literal(block, cursor, 6);
+        const field = this.literal(block, 6);
         this.insert(field);
         fields.push(field);
         fieldSeen = true;
       } else if (first & 0x20) {
         // RFC 7541 section 4.2: size updates only at the start of a block.
         if (fieldSeen) throw new Error('HPACK dynamic table size update after a header field');
-        const newSize = this.integer(block, cursor, 5);
+        const newSize = this.integer(block, 5);
         if (newSize > this.maxTableSize) {
           throw new Error(`HPACK dynamic table size update to ${newSize} exceeds the limit ${this.maxTableSize}`);
         }
@@ -108,7 +115,7 @@ export class HpackDecoder {
         this.evict(0);
       } else {
         // 0000xxxx without indexing, 0001xxxx never indexed: same layout, no table change.
-        fields.push(this.literal(block, cursor, 4));
+        fields.push(this.literal(block, 4));
         fieldSeen = true;
       }
     }
@@ -125,10 +132,10 @@ export class HpackDecoder {
     return field;
   }
 
-  private literal(block: Buffer, cursor: { pos: number }, prefixBits: number): HeaderField {
-    const nameIndex = this.integer(block, cursor, prefixBits);
-    const name = nameIndex === 0 ? this.string(block, cursor) : this.entry(nameIndex)[0];
-    return [name, this.string(block, cursor, name === ':path' ? this.paths : undefined)];
+  private literal(block: Buffer, prefixBits: number): HeaderField {
+    const nameIndex = this.integer(block, prefixBits);
+    const name = nameIndex === 0 ? this.string(block) : this.entry(nameIndex)[0];
+    return [name, this.string(block, name === ':path' ? this.paths : undefined)];
   }
 
   private insert(field: HeaderField): void {
@@ -153,16 +160,16 @@ export class HpackDecoder {
   }
 
   /** RFC 7541 section 5.1 prefix integer starting in the low `prefixBits` of the current byte. */
-  private integer(block: Buffer, cursor: { pos: number }, prefixBits: number): number {
+  private integer(block: Buffer, prefixBits: number): number {
     const mask = (1 << prefixBits) - 1;
-    let value = block[cursor.pos]! & mask;
-    cursor.pos += 1;
+    let value = block[this.pos]! & mask;
+    this.pos += 1;
     if (value < mask) return value;
     let shift = 0;
     for (;;) {
-      const byte = block[cursor.pos];
-      if (byte === undefined) throw new Error('HPACK integer runs past the end of the header block');
-      cursor.pos += 1;
+      if (this.pos >= this.end) throw new Error('HPACK integer runs past the end of the header block');
+      const byte = block[this.pos]!;
+      this.pos += 1;
       value += (byte & 0x7f) * 2 ** shift;
       // Bounds integers so a malicious encoding cannot loop or overflow (no legitimate value is near).
       if (value > MAX_UINT31) throw new Error('HPACK integer is too large');
@@ -172,15 +179,14 @@ export class HpackDecoder {
   }
 
   /** RFC 7541 section 5.2 string literal: Huffman flag, length, octets. */
-  private string(block: Buffer, cursor: { pos: number }, cache?: PathCache): string {
-    const first = block[cursor.pos];
-    if (first === undefined) throw new Error('HPACK string literal missing at the end of the header block');
-    const huffman = (first & 0x80) !== 0;
-    const length = this.integer(block, cursor, 7);
-    const end = cursor.pos + length;
-    if (end > block.length) throw new Error(`HPACK string literal of ${length} octets runs past the header block`);
-    const start = cursor.pos;
-    cursor.pos = end;
+  private string(block: Buffer, cache?: PathCache): string {
+    if (this.pos >= this.end) throw new Error('HPACK string literal missing at the end of the header block');
+    const huffman = (block[this.pos]! & 0x80) !== 0;
+    const length = this.integer(block, 7);
+    const start = this.pos;
+    const end = start + length;
+    if (end > this.end) throw new Error(`HPACK string literal of ${length} octets runs past the header block`);
+    this.pos = end;
     if (!huffman) return block.toString('latin1', start, end);
     if (cache === undefined) return huffmanDecode(block, start, end);
     let value = cache.get(block, start, end);

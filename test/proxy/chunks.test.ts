@@ -201,6 +201,40 @@ describe('several calls in one client chunk', () => {
     }
   });
 
+  it('reads header blocks framed with padding or a priority, and never the padding or the priority as fields', async () => {
+    const connection = new RawConnection(proxy.listenPath);
+    try {
+      await connection.ready();
+      const version = requestBlock(Buffer.concat([encodeInteger(4, 4, 0x00), hpackString(VERSION)]));
+      // Pad length 4 read as a field would be a literal :path of garbage: the call would pass unheld.
+      const padded = (block: Buffer): Buffer => Buffer.concat([Buffer.of(4), block, Buffer.alloc(4)]);
+      // Priority octets (exclusive, on stream 0) read as a field would start with index 0, an HPACK error.
+      const priority = Buffer.of(0x80, 0, 0, 0, 0xff);
+      const create = requestBlock(indexedLiteral(':path', CREATE_CONTAINER));
+      const frames = (streamId: number, flags: number, payload: Buffer, message: string): Buffer =>
+        Buffer.concat([
+          encodeFrame(FrameType.HEADERS, Flag.END_HEADERS | flags, streamId, payload),
+          encodeFrame(FrameType.DATA, Flag.END_STREAM, streamId, grpcBody(Buffer.from(message))),
+        ]);
+      connection.send(
+        Buffer.concat([
+          frames(1, Flag.PADDED, padded(version), 'a'),
+          frames(3, Flag.PADDED | Flag.PRIORITY, padded(Buffer.concat([priority, create])), 'b'),
+          frames(5, Flag.PRIORITY, Buffer.concat([priority, indexedBlock(3, 2, 1, 0)]), 'c'),
+        ]),
+      );
+      await connection.answered([1, 3, 5]);
+      expect([...connection.status.values()]).toEqual(['0', '0', '0']);
+      expect(interceptor.calls.map((c) => c.message.toString())).toEqual(['b', 'c']);
+      const received = fake.calls.map((c) => `${c.method} ${c.request}`);
+      expect(received).toEqual([`${VERSION} a`, `${CREATE_CONTAINER} b+intercepted`, `${CREATE_CONTAINER} c+intercepted`]);
+    } finally {
+      connection.close();
+      fake.calls.length = 0;
+      interceptor.calls.length = 0;
+    }
+  });
+
   it('passes chunks of plain calls through, reading later chunks with the table the earlier ones built', async () => {
     const connection = new RawConnection(proxy.listenPath);
     try {

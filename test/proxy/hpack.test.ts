@@ -143,6 +143,31 @@ describe('HPACK dynamic table size updates and errors', () => {
   });
 });
 
+describe('a header block decoded in place, inside the chunk it arrived in', () => {
+  // Frame bytes on both sides of the fragment, as in a chunk read from a socket.
+  const before = hex('0000 0401 0000 0001');
+  const after = hex('0000 0500 0100 0000 01');
+  const inChunk = (block: Buffer): [Buffer, number, number] => [
+    Buffer.concat([before, block, after]),
+    before.length,
+    before.length + block.length,
+  ];
+
+  it('decodes the range to what the fragment alone decodes to', () => {
+    const block = hex('8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff');
+    expect(new HpackDecoder().decode(...inChunk(block))).toEqual(new HpackDecoder().decode(block));
+  });
+
+  it('never reads past the end of the range into the next frame', () => {
+    // A 10-octet literal whose last octets would be the next frame's bytes.
+    expect(() => new HpackDecoder().decode(...inChunk(hex('400a 6375')))).toThrow('runs past the header block');
+    // An integer whose continuation octets would be the next frame's bytes.
+    expect(() => new HpackDecoder().decode(...inChunk(hex('3f')))).toThrow('HPACK integer runs past the end');
+    // A literal name with no value left inside the range.
+    expect(() => new HpackDecoder().decode(...inChunk(hex('4001 61')))).toThrow('string literal missing');
+  });
+});
+
 describe('HPACK Huffman code', () => {
   it('derives the Appendix B codes from the code lengths', () => {
     expect(huffmanCode(0x30)).toEqual({ code: 0x0, length: 5 }); // '0'
