@@ -178,10 +178,30 @@ describe('several calls in one client chunk', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('holds an intercepted call whose method is a table entry added earlier in the same chunk', async () => {
+  /** Runs `body` on a raw connection past the preface; then closes it and forgets the calls recorded. */
+  async function onConnection(body: (connection: RawConnection) => Promise<void>): Promise<void> {
     const connection = new RawConnection(proxy.listenPath);
     try {
       await connection.ready();
+      await body(connection);
+    } finally {
+      connection.close();
+      fake.calls.length = 0;
+      interceptor.calls.length = 0;
+    }
+  }
+
+  /** Streams 1, 3 and 5 answered OK: a Version call 'a', then CreateContainer 'b' and 'c', both held. */
+  async function expectVersionThenTwoHeldCreates(connection: RawConnection): Promise<void> {
+    await connection.answered([1, 3, 5]);
+    expect([...connection.status.values()]).toEqual(['0', '0', '0']);
+    expect(interceptor.calls.map((c) => c.message.toString())).toEqual(['b', 'c']);
+    const received = fake.calls.map((c) => `${c.method} ${c.request}`);
+    expect(received).toEqual([`${VERSION} a`, `${CREATE_CONTAINER} b+intercepted`, `${CREATE_CONTAINER} c+intercepted`]);
+  }
+
+  it('holds an intercepted call whose method is a table entry added earlier in the same chunk', async () => {
+    await onConnection(async (connection) => {
       // Literal :path without indexing (static name 4): the table gets authority, content-type, te.
       const first = requestBlock(Buffer.concat([encodeInteger(4, 4, 0x00), hpackString(VERSION)]));
       // Table after it, newest first: te, content-type, CreateContainer path, authority, ...
@@ -189,22 +209,12 @@ describe('several calls in one client chunk', () => {
       // The same call again, by index only: authority, path, content-type, te.
       const third = indexedBlock(3, 2, 1, 0);
       connection.send(Buffer.concat([call(1, first, 'a'), call(3, second, 'b'), call(5, third, 'c')]));
-      await connection.answered([1, 3, 5]);
-      expect([...connection.status.values()]).toEqual(['0', '0', '0']);
-      expect(interceptor.calls.map((c) => c.message.toString())).toEqual(['b', 'c']);
-      const received = fake.calls.map((c) => `${c.method} ${c.request}`);
-      expect(received).toEqual([`${VERSION} a`, `${CREATE_CONTAINER} b+intercepted`, `${CREATE_CONTAINER} c+intercepted`]);
-    } finally {
-      connection.close();
-      fake.calls.length = 0;
-      interceptor.calls.length = 0;
-    }
+      await expectVersionThenTwoHeldCreates(connection);
+    });
   });
 
   it('reads header blocks framed with padding or a priority, and never the padding or the priority as fields', async () => {
-    const connection = new RawConnection(proxy.listenPath);
-    try {
-      await connection.ready();
+    await onConnection(async (connection) => {
       const version = requestBlock(Buffer.concat([encodeInteger(4, 4, 0x00), hpackString(VERSION)]));
       // Pad length 4 read as a field would be a literal :path of garbage: the call would pass unheld.
       const padded = (block: Buffer): Buffer => Buffer.concat([Buffer.of(4), block, Buffer.alloc(4)]);
@@ -223,22 +233,12 @@ describe('several calls in one client chunk', () => {
           frames(5, Flag.PRIORITY, Buffer.concat([priority, indexedBlock(3, 2, 1, 0)]), 'c'),
         ]),
       );
-      await connection.answered([1, 3, 5]);
-      expect([...connection.status.values()]).toEqual(['0', '0', '0']);
-      expect(interceptor.calls.map((c) => c.message.toString())).toEqual(['b', 'c']);
-      const received = fake.calls.map((c) => `${c.method} ${c.request}`);
-      expect(received).toEqual([`${VERSION} a`, `${CREATE_CONTAINER} b+intercepted`, `${CREATE_CONTAINER} c+intercepted`]);
-    } finally {
-      connection.close();
-      fake.calls.length = 0;
-      interceptor.calls.length = 0;
-    }
+      await expectVersionThenTwoHeldCreates(connection);
+    });
   });
 
   it('passes chunks of plain calls through, reading later chunks with the table the earlier ones built', async () => {
-    const connection = new RawConnection(proxy.listenPath);
-    try {
-      await connection.ready();
+    await onConnection(async (connection) => {
       const list = requestBlock(indexedLiteral(':path', LIST_CONTAINERS));
       const version = requestBlock(indexedLiteral(':path', VERSION));
       connection.send(Buffer.concat([call(1, list, 'x'), call(3, version, 'y')]));
@@ -259,10 +259,6 @@ describe('several calls in one client chunk', () => {
         `${CREATE_CONTAINER} v+intercepted`,
       ]);
       expect(new TextDecoder().decode(Buffer.concat(connection.bodies.get(5)!).subarray(5))).toBe(`${LIST_CONTAINERS} got z`);
-    } finally {
-      connection.close();
-      fake.calls.length = 0;
-      interceptor.calls.length = 0;
-    }
+    });
   });
 });
