@@ -19,7 +19,7 @@ import {
 /**
  * A throwaway containerd with its CRI plugin, private to one test file: its own root, state,
  * socket and runc state directory under a fresh temp dir, the busybox image imported as
- * `localhost/pause:latest`. Recipe: /work/shared/notes/testbed.md.
+ * `localhost/pause:latest`. The settings this machine kind needs are commented in its config below.
  */
 export interface ContainerdNode {
   /** containerd's CRI socket path. */
